@@ -1,0 +1,151 @@
+//! `tintype bench queue`: drains no-op jobs through the real engine and worker code and
+//! measures enqueue→start latency at a steady low rate, like pgbench for the queue.
+//! Without an explicit `database_url` it runs on a fresh temporary SQLite file, so a
+//! production database is never touched by accident.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use clap::Subcommand;
+use tintype_blobs::LocalStore;
+use tintype_queue::{JobOutput, NewJob};
+use tintype_worker::{JobContext, JobError, JobHandler, Registry, Worker};
+use tokio::sync::{Notify, mpsc};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::wiring;
+
+/// `tintype bench …`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum BenchCommand {
+    /// Queue throughput and enqueue→start latency with no-op jobs.
+    Queue {
+        /// Jobs drained for the throughput figure.
+        #[arg(long, default_value_t = 20_000)]
+        jobs: u64,
+        /// Concurrency of each worker.
+        #[arg(long, default_value_t = 10)]
+        concurrency: usize,
+        /// Worker loops (each claims on its own).
+        #[arg(long, default_value_t = 1)]
+        workers: usize,
+        /// Jobs sent one at a time for the latency figure.
+        #[arg(long, default_value_t = 500)]
+        latency_jobs: u64,
+        /// Rate of the latency run, jobs per second.
+        #[arg(long, default_value_t = 50.0)]
+        rate: f64,
+    },
+}
+
+const QUEUE: &str = "bench";
+
+/// Counts finished jobs and records start latencies (input `t0_us`: µs since `origin`).
+struct BenchJob {
+    origin: Instant,
+    done: AtomicU64,
+    target: AtomicU64,
+    all_done: Notify,
+    latencies: mpsc::UnboundedSender<Duration>,
+}
+
+/// The `bench` kind, sharing one [`BenchJob`] with the benchmark driver.
+struct BenchKind(Arc<BenchJob>);
+
+#[async_trait]
+impl JobHandler for BenchKind {
+    fn kind(&self) -> &'static str {
+        "bench"
+    }
+    fn steps(&self) -> &'static [&'static str] {
+        &[]
+    }
+    fn validate(&self, _input: &serde_json::Value) -> Result<(), String> {
+        Ok(())
+    }
+    async fn run(&self, ctx: JobContext) -> Result<JobOutput, JobError> {
+        if let Some(t0) = ctx.job().input.get("t0_us").and_then(|v| v.as_u64()) {
+            let _ = self.0.latencies.send(self.0.origin.elapsed().saturating_sub(Duration::from_micros(t0)));
+        }
+        if self.0.done.fetch_add(1, Ordering::SeqCst) + 1 == self.0.target.load(Ordering::SeqCst) {
+            self.0.all_done.notify_one();
+        }
+        Ok(JobOutput::default())
+    }
+}
+
+/// Runs a benchmark.
+pub(crate) async fn run(config: &Config, cmd: BenchCommand) -> anyhow::Result<()> {
+    let BenchCommand::Queue { jobs, concurrency, workers, latency_jobs, rate } = cmd;
+    let tmp = tempfile::tempdir()?;
+    let mut config = config.clone();
+    if config.database_url.is_empty() {
+        config.data_dir = tmp.path().to_path_buf();
+    }
+    let engine = wiring::open_engine(&config).await?.engine;
+    let blobs = Arc::new(LocalStore::open(tmp.path().join("blobs"))?);
+    let (tx, mut latencies) = mpsc::unbounded_channel();
+    let bench = Arc::new(BenchJob { origin: Instant::now(), done: AtomicU64::new(0), target: AtomicU64::new(jobs), all_done: Notify::new(), latencies: tx });
+    let mut registry = Registry::new();
+    registry.register(BenchKind(bench.clone()));
+    let registry = Arc::new(registry);
+    eprintln!("database: {}", config.database_url());
+
+    // Throughput: pre-insert, then drain with the workers.
+    let t = Instant::now();
+    for _ in 0..jobs {
+        let mut job = NewJob::new("bench", "bench", serde_json::json!({}));
+        job.queue = QUEUE.into();
+        engine.enqueue(job).await?;
+    }
+    let enq = t.elapsed();
+    println!("enqueue: {jobs} jobs in {:.2} s ({:.0} jobs/s)", enq.as_secs_f64(), jobs as f64 / enq.as_secs_f64());
+    let stop = CancellationToken::new();
+    let mut wcfg = wiring::worker_config(&config);
+    wcfg.queues = vec![QUEUE.into()];
+    wcfg.concurrency = concurrency;
+    let t = Instant::now();
+    let mut handles = Vec::new();
+    for n in 0..workers.max(1) {
+        let w = Worker::new(engine.clone(), blobs.clone(), registry.clone(), tintype_worker::WorkerConfig { id: format!("bench-{n}"), ..wcfg.clone() });
+        handles.push(tokio::spawn(w.run(stop.clone())));
+    }
+    if jobs > 0 {
+        bench.all_done.notified().await;
+    }
+    let drain = t.elapsed();
+    let throughput = jobs as f64 / drain.as_secs_f64();
+    println!("drain: {jobs} jobs in {:.2} s with {workers} worker(s) x concurrency {concurrency}", drain.as_secs_f64());
+    while latencies.try_recv().is_ok() {}
+
+    // Latency: one job at a time at a steady rate into idle workers.
+    bench.target.store(u64::MAX, Ordering::SeqCst);
+    let gap = Duration::from_secs_f64(1.0 / rate.max(0.1));
+    let mut tick = tokio::time::interval(gap);
+    for _ in 0..latency_jobs {
+        tick.tick().await;
+        let t0 = bench.origin.elapsed().as_micros() as u64;
+        let mut job = NewJob::new("bench", "bench", serde_json::json!({ "t0_us": t0 }));
+        job.queue = QUEUE.into();
+        engine.enqueue(job).await?;
+    }
+    let mut lat = Vec::with_capacity(latency_jobs as usize);
+    while (lat.len() as u64) < latency_jobs {
+        match tokio::time::timeout(Duration::from_secs(30), latencies.recv()).await {
+            Ok(Some(d)) => lat.push(d),
+            _ => anyhow::bail!("latency run: only {} of {latency_jobs} jobs started", lat.len()),
+        }
+    }
+    stop.cancel();
+    for h in handles {
+        h.await?;
+    }
+    lat.sort();
+    let pct = |p: f64| lat.get(((lat.len() as f64 - 1.0) * p).round() as usize).map_or(0.0, |d| d.as_secs_f64() * 1000.0);
+    println!("latency: {latency_jobs} jobs at {rate}/s, p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms", pct(0.5), pct(0.9), pct(0.99), pct(1.0));
+    println!("queue: {throughput:.0} jobs/s, p50 {:.2} ms, p99 {:.2} ms", pct(0.5), pct(0.99));
+    Ok(())
+}

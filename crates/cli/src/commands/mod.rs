@@ -1,0 +1,20 @@
+//! One module per command group; logging set-up shared by all.
+
+pub(crate) mod admin;
+pub(crate) mod bench;
+pub(crate) mod serve;
+
+use tracing_subscriber::EnvFilter;
+
+use crate::config::Config;
+
+/// Logs to stderr, pretty or JSON, filtered by `RUST_LOG` (default `info`).
+pub(crate) fn init_logging(config: &Config) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if config.log_format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}

@@ -1,0 +1,253 @@
+//! Layered configuration, loaded once: defaults, then the TOML file, then `TINTYPE_*`
+//! environment variables (`__` separates sections: `TINTYPE_WORKER__CONCURRENCY=8`), then
+//! command-line flags. Validated once, with messages that name the field. Every key is
+//! documented in `config.example.toml`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// The whole configuration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Config {
+    /// Address the API listens on.
+    pub(crate) listen: String,
+    /// Directory for the embedded default (SQLite file, blobs, signing key).
+    pub(crate) data_dir: PathBuf,
+    /// `sqlite://path` (default: `<data_dir>/tintype.db`).
+    pub(crate) database_url: String,
+    /// `file:///path` (default: `<data_dir>/blobs`).
+    pub(crate) blobs: String,
+    /// Base URL of links handed to clients (default: from the request's Host).
+    pub(crate) public_url: String,
+    /// Secret for signed blob links (default: generated into `<data_dir>/signing.key`).
+    pub(crate) signing_key: String,
+    /// `pretty` or `json`.
+    pub(crate) log_format: String,
+    /// Worker settings.
+    pub(crate) worker: WorkerSection,
+    /// Sweeper settings.
+    pub(crate) sweeper: SweeperSection,
+    /// Limits.
+    pub(crate) limits: LimitsSection,
+}
+
+/// `[worker]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct WorkerSection {
+    /// Queues served.
+    pub(crate) queues: Vec<String>,
+    /// Jobs at once.
+    pub(crate) concurrency: usize,
+    /// Lease length in seconds.
+    pub(crate) lease_secs: f64,
+    /// Grace period for running jobs at shutdown, in seconds.
+    pub(crate) shutdown_grace_secs: f64,
+    /// Fallback poll interval in seconds.
+    pub(crate) poll_secs: f64,
+}
+
+/// `[sweeper]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SweeperSection {
+    /// Seconds between sweeps.
+    pub(crate) interval_secs: f64,
+}
+
+/// `[limits]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LimitsSection {
+    /// Largest upload, bytes.
+    pub(crate) max_upload_bytes: u64,
+    /// Largest JSON body, bytes.
+    pub(crate) max_json_bytes: usize,
+    /// Attempts per job.
+    pub(crate) max_attempts: i32,
+    /// Lifetime of download links, seconds.
+    pub(crate) download_ttl_secs: u64,
+    /// Lifetime of job artifacts, seconds.
+    pub(crate) artifact_ttl_secs: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("./data"),
+            database_url: String::new(),
+            blobs: String::new(),
+            public_url: String::new(),
+            signing_key: String::new(),
+            log_format: "pretty".into(),
+            worker: WorkerSection {
+                queues: ["high", "default", "low", "batch"].map(String::from).to_vec(),
+                concurrency: 4,
+                lease_secs: 30.0,
+                shutdown_grace_secs: 30.0,
+                poll_secs: 1.0,
+            },
+            sweeper: SweeperSection { interval_secs: 5.0 },
+            limits: LimitsSection {
+                max_upload_bytes: 25 * 1024 * 1024,
+                max_json_bytes: 1024 * 1024,
+                max_attempts: 3,
+                download_ttl_secs: 30 * 60,
+                artifact_ttl_secs: 7 * 24 * 3600,
+            },
+        }
+    }
+}
+
+/// Flag values that override the file and the environment (unset flags override nothing).
+#[derive(Debug, Default, Serialize)]
+pub(crate) struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) listen: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) database_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) worker: Option<WorkerOverrides>,
+}
+
+/// `[worker]` flags.
+#[derive(Debug, Default, Serialize)]
+pub(crate) struct WorkerOverrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) queues: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) concurrency: Option<usize>,
+}
+
+impl Config {
+    /// Loads the layers: defaults, `file` (or `TINTYPE_CONFIG`, or `./tintype.toml` if it
+    /// exists), `TINTYPE_*`, then `flags`.
+    pub(crate) fn load(file: Option<&Path>, flags: Overrides) -> anyhow::Result<Self> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        let from_env = std::env::var_os("TINTYPE_CONFIG").map(PathBuf::from);
+        match file.map(Path::to_path_buf).or(from_env) {
+            Some(path) => {
+                if !path.exists() {
+                    bail!("config file {} does not exist", path.display());
+                }
+                fig = fig.merge(Toml::file_exact(path));
+            }
+            None if Path::new("tintype.toml").exists() => fig = fig.merge(Toml::file_exact("tintype.toml")),
+            None => {}
+        }
+        let env = Env::prefixed("TINTYPE_").ignore(&["CONFIG"]).split("__");
+        let config: Config = fig.merge(env).merge(Serialized::defaults(flags)).extract().context("invalid configuration")?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks every field once; errors name the field.
+    pub(crate) fn validate(&self) -> anyhow::Result<()> {
+        self.listen_addr()?;
+        let w = &self.worker;
+        if w.queues.is_empty() || w.queues.iter().any(|q| q.trim().is_empty()) {
+            bail!("worker.queues: name at least one queue, none empty");
+        }
+        if w.concurrency == 0 || w.concurrency > 1024 {
+            bail!("worker.concurrency: must be 1..=1024, got {}", w.concurrency);
+        }
+        for (name, v) in [("worker.lease_secs", w.lease_secs), ("worker.poll_secs", w.poll_secs), ("sweeper.interval_secs", self.sweeper.interval_secs)] {
+            if !(v.is_finite() && v > 0.0) {
+                bail!("{name}: must be a positive number of seconds, got {v}");
+            }
+        }
+        if !(w.shutdown_grace_secs.is_finite() && w.shutdown_grace_secs >= 0.0) {
+            bail!("worker.shutdown_grace_secs: must be zero or more");
+        }
+        if self.limits.max_attempts < 1 {
+            bail!("limits.max_attempts: must be at least 1");
+        }
+        if !["pretty", "json"].contains(&self.log_format.as_str()) {
+            bail!("log_format: must be \"pretty\" or \"json\", got {:?}", self.log_format);
+        }
+        if !self.database_url.is_empty() && !self.database_url.starts_with("sqlite:") {
+            bail!("database_url: only sqlite:// is supported in this build, got {:?}", self.database_url);
+        }
+        if !self.blobs.is_empty() && !self.blobs.starts_with("file://") {
+            bail!("blobs: only file:///path is supported in this build, got {:?}", self.blobs);
+        }
+        Ok(())
+    }
+
+    /// The listen address, parsed.
+    pub(crate) fn listen_addr(&self) -> anyhow::Result<SocketAddr> {
+        self.listen.parse().with_context(|| format!("listen: {:?} is not an address like 127.0.0.1:8080", self.listen))
+    }
+
+    /// The database URL, defaulting to the SQLite file in the data directory.
+    pub(crate) fn database_url(&self) -> String {
+        if self.database_url.is_empty() {
+            format!("sqlite://{}", self.data_dir.join("tintype.db").display())
+        } else {
+            self.database_url.clone()
+        }
+    }
+
+    /// The blob directory.
+    pub(crate) fn blob_dir(&self) -> PathBuf {
+        match self.blobs.strip_prefix("file://") {
+            Some(path) if !path.is_empty() => PathBuf::from(path),
+            _ => self.data_dir.join("blobs"),
+        }
+    }
+
+    /// A duration field.
+    pub(crate) fn secs(v: f64) -> Duration {
+        Duration::from_secs_f64(v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        Config::default().validate().unwrap();
+    }
+
+    #[test]
+    fn file_then_env_then_flags() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("t.toml", "listen = \"127.0.0.1:9000\"\n[worker]\nconcurrency = 2\nlease_secs = 5\n")?;
+            jail.set_env("TINTYPE_WORKER__CONCURRENCY", "3");
+            let flags = Overrides { listen: Some("127.0.0.1:9100".into()), ..Overrides::default() };
+            let c = Config::load(Some(Path::new("t.toml")), flags).map_err(|e| e.to_string())?;
+            assert_eq!(c.listen, "127.0.0.1:9100");
+            assert_eq!(c.worker.concurrency, 3);
+            assert_eq!(c.worker.lease_secs, 5.0);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let cases: [(&str, fn(&mut Config)); 4] = [
+            ("worker.concurrency", |c| c.worker.concurrency = 0),
+            ("listen", |c| c.listen = "nowhere".into()),
+            ("log_format", |c| c.log_format = "xml".into()),
+            ("worker.lease_secs", |c| c.worker.lease_secs = -1.0),
+        ];
+        for (field, break_it) in cases {
+            let mut c = Config::default();
+            break_it(&mut c);
+            let err = format!("{:#}", c.validate().unwrap_err());
+            assert!(err.starts_with(field), "{field}: {err}");
+        }
+    }
+}

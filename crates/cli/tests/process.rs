@@ -1,0 +1,134 @@
+//! Process-level tests of the `tintype` binary: a job survives a SIGKILL of the server
+//! (rescued after its lease expires, succeeding exactly once), SIGTERM hands running jobs
+//! back, `keys create` prints the key alone, and `serve` refuses to run open on a
+//! non-loopback address.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_tintype");
+
+fn tintype(data: &Path) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("--data-dir").arg(data).env("RUST_LOG", "info,sqlx=warn").env_remove("TINTYPE_CONFIG");
+    cmd.env("TINTYPE_WORKER__LEASE_SECS", "1.5").env("TINTYPE_SWEEPER__INTERVAL_SECS", "0.2").env("TINTYPE_WORKER__SHUTDOWN_GRACE_SECS", "0.5");
+    cmd
+}
+
+/// Starts `tintype serve` on a free port and returns it with its base URL.
+fn serve(data: &Path) -> (Child, String) {
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(data.join("serve.log")).unwrap();
+    let mut child = tintype(data).args(["serve", "--listen", "127.0.0.1:0"]).stdout(Stdio::piped()).stderr(log).spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let base = line.trim().strip_prefix("tintype listening on ").unwrap_or_else(|| panic!("unexpected first line {line:?}")).to_owned();
+    (child, base)
+}
+
+fn create_key(data: &Path, tenant: &str) -> String {
+    let out = tintype(data).args(["keys", "create", "--tenant", tenant, "--plan", "pro"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(stdout.lines().count(), 1, "the key alone on stdout: {stdout:?}");
+    stdout.trim().to_owned()
+}
+
+async fn get_job(client: &reqwest::Client, base: &str, key: &str, id: &str) -> Value {
+    client.get(format!("{base}/v1/jobs/{id}")).bearer_auth(key).send().await.unwrap().json().await.unwrap()
+}
+
+async fn wait_for(client: &reqwest::Client, base: &str, key: &str, id: &str, state: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let job = get_job(client, base, key, id).await;
+        if job["state"] == state {
+            return job;
+        }
+        assert!(Instant::now() < deadline, "job never became {state}: {job}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_job_survives_sigkill_and_succeeds_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = create_key(dir.path(), "acme");
+    let client = reqwest::Client::new();
+    let (mut first, base) = serve(dir.path());
+    let job: Value = client.post(format!("{base}/v1/jobs")).bearer_auth(&key)
+        .json(&json!({"kind": "sleep", "input": {"ms": 1500, "steps": 15, "artifact": true}}))
+        .send().await.unwrap().json().await.unwrap();
+    let id = job["id"].as_str().unwrap().to_owned();
+    let running = wait_for(&client, &base, &key, &id, "running").await;
+    assert_eq!(running["attempt"], 1);
+    first.kill().unwrap(); // SIGKILL: no chance to clean up or hand back
+    first.wait().unwrap();
+
+    let (mut second, base) = serve(dir.path());
+    let done = wait_for(&client, &base, &key, &id, "succeeded").await;
+    assert_eq!(done["attempt"], 2, "rescued once, then run to the end: {done}");
+    assert_eq!(done["outputs"].as_array().unwrap().len(), 1);
+    let text = client.get(done["outputs"][0]["url"].as_str().unwrap()).send().await.unwrap().text().await.unwrap();
+    assert!(text.contains("on attempt 2"), "{text}");
+    let job_dir = dir.path().join("blobs/t/acme/jobs").join(&id);
+    assert_eq!(std::fs::read_dir(&job_dir).unwrap().count(), 1, "one artifact, not two");
+    let log = std::fs::read_to_string(dir.path().join("serve.log")).unwrap();
+    assert_eq!(log.matches("rescued a job whose lease expired").count(), 1, "{log}");
+
+    terminate(&mut second);
+    assert!(second.wait().unwrap().success());
+}
+
+#[tokio::test]
+async fn sigterm_hands_a_running_job_back_to_the_queue() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = create_key(dir.path(), "acme");
+    let client = reqwest::Client::new();
+    let (mut server, base) = serve(dir.path());
+    let job: Value = client.post(format!("{base}/v1/jobs")).bearer_auth(&key)
+        .json(&json!({"kind": "sleep", "input": {"ms": 60000, "steps": 600}}))
+        .send().await.unwrap().json().await.unwrap();
+    let id = job["id"].as_str().unwrap().to_owned();
+    wait_for(&client, &base, &key, &id, "running").await;
+    terminate(&mut server);
+    assert!(server.wait().unwrap().success(), "clean exit after the grace period");
+    let out = tintype(dir.path()).args(["jobs", "show", &id]).output().unwrap();
+    let shown: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(shown["state"], "queued", "{shown}");
+    assert_eq!(shown["attempt"], 0, "handing back does not spend an attempt");
+    assert_eq!(shown["lease_owner"], Value::Null);
+}
+
+#[test]
+fn serve_refuses_to_run_open_on_a_public_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = tintype(dir.path()).args(["serve", "--listen", "0.0.0.0:0"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("refusing to run open"), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn keys_can_be_listed_and_revoked() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = create_key(dir.path(), "acme");
+    assert!(secret.starts_with("tt_"));
+    let list = tintype(dir.path()).args(["keys", "list"]).output().unwrap();
+    let text = String::from_utf8(list.stdout).unwrap();
+    assert!(!text.contains(&secret), "secrets are never shown again");
+    let id = text.split('\t').next().unwrap().to_owned();
+    assert!(text.contains("acme") && text.contains("active"), "{text}");
+    assert!(tintype(dir.path()).args(["keys", "revoke", &id]).status().unwrap().success());
+    let text = String::from_utf8(tintype(dir.path()).args(["keys", "list"]).output().unwrap().stdout).unwrap();
+    assert!(text.contains("revoked"), "{text}");
+    let bad = tintype(dir.path()).args(["keys", "create", "--tenant", "../evil"]).output().unwrap();
+    assert!(!bad.status.success(), "tenant ids are restricted to a safe alphabet");
+}
+
+fn terminate(child: &mut Child) {
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+}

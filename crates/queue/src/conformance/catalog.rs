@@ -1,0 +1,90 @@
+//! Conformance cases for the catalog: API keys (create, find, revoke, "any live key")
+//! and uploads deduplicated per tenant by content hash.
+
+use std::time::Duration;
+
+use super::Fixture;
+use crate::catalog::{NewApiKey, NewUpload};
+
+fn key(tenant: &str, hash: &str) -> NewApiKey {
+    NewApiKey {
+        tenant: tenant.into(),
+        plan: "free".into(),
+        key_hash: hash.into(),
+        label: Some(format!("{tenant} laptop")),
+    }
+}
+
+/// Keys are found by hash while live; revoking hides them from lookups but not from
+/// the list.
+pub async fn api_keys(f: Fixture) {
+    let c = &f.catalog;
+    assert!(!c.has_api_keys().await.unwrap(), "no keys: open mode");
+    let a = c.create_api_key(key("t1", &"a".repeat(64))).await.unwrap();
+    assert!(a.id.starts_with("key_"), "id {}", a.id);
+    assert_eq!((a.tenant.as_str(), a.plan.as_str()), ("t1", "free"));
+    assert_eq!(
+        (a.label.as_deref(), a.created_at, a.revoked_at),
+        (Some("t1 laptop"), f.clock().now(), None)
+    );
+    f.advance(Duration::from_secs(1));
+    let b = c.create_api_key(key("t2", &"b".repeat(64))).await.unwrap();
+    assert!(c.has_api_keys().await.unwrap());
+
+    assert_eq!(c.find_api_key(&a.key_hash).await.unwrap(), Some(a.clone()));
+    assert_eq!(c.find_api_key(&"c".repeat(64)).await.unwrap(), None);
+    assert!(c.create_api_key(key("t3", &a.key_hash)).await.is_err(), "hashes are unique");
+
+    f.advance(Duration::from_secs(1));
+    assert!(c.revoke_api_key(&a.id).await.unwrap());
+    assert!(!c.revoke_api_key(&a.id).await.unwrap(), "already revoked");
+    assert!(!c.revoke_api_key("key_missing").await.unwrap());
+    assert_eq!(c.find_api_key(&a.key_hash).await.unwrap(), None);
+    assert!(c.has_api_keys().await.unwrap(), "b is live");
+
+    let listed = c.list_api_keys().await.unwrap();
+    assert_eq!(
+        listed.iter().map(|k| k.id.as_str()).collect::<Vec<_>>(),
+        vec![a.id.as_str(), b.id.as_str()]
+    );
+    assert_eq!(listed[0].revoked_at, Some(f.clock().now()));
+    assert!(c.revoke_api_key(&b.id).await.unwrap());
+    assert!(!c.has_api_keys().await.unwrap(), "only revoked keys left");
+}
+
+fn upload(tenant: &str, sha256: &str) -> NewUpload {
+    NewUpload {
+        tenant: tenant.into(),
+        sha256: sha256.into(),
+        bytes: 5_000_000_000,
+        content_type: "image/jpeg".into(),
+        filename: Some("IMG_0001.JPG".into()),
+        blob_key: format!("uploads/{tenant}/{sha256}"),
+    }
+}
+
+/// The same content uploaded twice by a tenant is one upload; another tenant's copy is
+/// its own.
+pub async fn uploads_dedup_per_tenant(f: Fixture) {
+    let c = &f.catalog;
+    let sha = "d".repeat(64);
+    let (first, created) = c.insert_upload(upload("t1", &sha)).await.unwrap();
+    assert!(created);
+    assert!(first.id.starts_with("upl_"), "id {}", first.id);
+    assert_eq!((first.bytes, first.created_at), (5_000_000_000, f.clock().now()));
+    assert_eq!(first.filename.as_deref(), Some("IMG_0001.JPG"));
+
+    f.advance(Duration::from_secs(1));
+    let (again, created) = c.insert_upload(upload("t1", &sha)).await.unwrap();
+    assert!(!created);
+    assert_eq!(again, first);
+
+    let (other, created) = c.insert_upload(upload("t2", &sha)).await.unwrap();
+    assert!(created);
+    assert_ne!(other.id, first.id);
+
+    assert_eq!(c.get_upload("t1", &first.id).await.unwrap(), Some(first.clone()));
+    assert_eq!(c.get_upload("t2", &first.id).await.unwrap(), None, "tenant-scoped");
+    assert_eq!(c.find_upload_by_sha256("t2", &sha).await.unwrap(), Some(other));
+    assert_eq!(c.find_upload_by_sha256("t3", &sha).await.unwrap(), None);
+}

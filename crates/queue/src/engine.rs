@@ -1,0 +1,121 @@
+//! The engine interface every driver implements (SQLite now, PostgreSQL for scale-out).
+//!
+//! Each method maps onto one statement or one short transaction, chosen so the PostgreSQL
+//! driver can use the proven shapes: `claim` is `UPDATE … WHERE id IN (SELECT … ORDER BY
+//! priority DESC, run_at, id LIMIT n FOR UPDATE SKIP LOCKED) RETURNING …`; every write a
+//! worker makes is fenced by `id`, `state = 'running'` and the lease token; `subscribe`
+//! is an in-process channel here and LISTEN/NOTIFY there.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use tokio::sync::broadcast;
+
+use crate::catalog::{ApiKey, NewApiKey, NewUpload, Upload};
+use crate::error::QueueError;
+use crate::model::{
+    Claimed, Control, Enqueued, Job, JobEvent, JobFailure, JobFilter, JobId, JobOutput, JobPage,
+    Lease, NewJob, Progress,
+};
+
+/// Result of every engine call.
+pub type Result<T, E = QueueError> = std::result::Result<T, E>;
+
+/// The durable job queue and the metadata beside it.
+#[async_trait]
+pub trait Engine: Send + Sync + 'static {
+    /// Stores a new job, or returns the job an earlier call made with the same tenant and
+    /// idempotency key. Same key with a different fingerprint: `IdempotencyConflict`.
+    /// Publishes a `queued` event, which wakes idle workers of that queue.
+    async fn enqueue(&self, job: NewJob) -> Result<Enqueued>;
+
+    /// Leases up to `limit` claimable jobs (state queued, `run_at` due) from `queues`,
+    /// highest priority first, then oldest `run_at`, then id. Each claim increments the
+    /// attempt, mints a fresh lease token and sets the lease expiry to now + `lease`.
+    /// Two concurrent claimers never receive the same job.
+    async fn claim(
+        &self,
+        worker: &str,
+        queues: &[String],
+        limit: usize,
+        lease: Duration,
+    ) -> Result<Vec<Claimed>>;
+
+    /// Extends a lease to now + `lease`. `LeaseLost` when the token is stale.
+    async fn heartbeat(&self, lease: &Lease, extend: Duration) -> Result<Control>;
+
+    /// Records step, progress and message of a running job (fenced). Tells the job to
+    /// stop when its tenant asked to cancel.
+    async fn progress(&self, lease: &Lease, progress: Progress) -> Result<Control>;
+
+    /// Marks the job succeeded with its output (fenced). Artifacts expire after the job's
+    /// artifact TTL.
+    async fn complete(&self, lease: &Lease, output: JobOutput) -> Result<Job>;
+
+    /// Records a failure (fenced). A retryable failure with attempts left re-queues the
+    /// job with exponential backoff and jitter; anything else fails it for good.
+    async fn fail(&self, lease: &Lease, failure: JobFailure) -> Result<Job>;
+
+    /// A running job acknowledges a cancel request: it becomes `cancelled` (fenced).
+    async fn finish_cancelled(&self, lease: &Lease) -> Result<Job>;
+
+    /// Hands a running job back to its queue without spending an attempt (shutdown).
+    async fn release(&self, lease: &Lease) -> Result<Job>;
+
+    /// Cancels a job: a queued one at once; a running one is flagged and stops at its next
+    /// check. Cancelling a cancelled job is a no-op; other terminal states: `InvalidState`.
+    async fn cancel(&self, tenant: Option<&str>, id: &JobId) -> Result<Job>;
+
+    /// Re-queues a failed or cancelled job with a fresh set of attempts.
+    async fn retry(&self, tenant: Option<&str>, id: &JobId) -> Result<Job>;
+
+    /// One job, if it exists and (when `tenant` is given) belongs to that tenant.
+    async fn get(&self, tenant: Option<&str>, id: &JobId) -> Result<Option<Job>>;
+
+    /// Jobs matching the filter, newest first, one keyset page at a time.
+    async fn list(&self, filter: &JobFilter) -> Result<JobPage>;
+
+    /// Returns every running job whose lease expired before `now` to its queue (or to
+    /// `cancelled` if a cancel was requested, or to `failed` when it was its last
+    /// attempt). Safe to run from several sweepers at once. Returns the rescued ids.
+    async fn rescue_expired(&self, now: DateTime<Utc>) -> Result<Vec<JobId>>;
+
+    /// Succeeded jobs whose artifacts expire before `now`, oldest first.
+    async fn due_for_expiry(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<Job>>;
+
+    /// Marks a succeeded job `expired` once its artifacts are deleted.
+    async fn mark_expired(&self, id: &JobId) -> Result<Job>;
+
+    /// Job changes from now on, from any process sharing the engine's database.
+    fn subscribe(&self) -> broadcast::Receiver<JobEvent>;
+
+    /// The engine's notion of now (a manual clock in tests).
+    fn now(&self) -> DateTime<Utc>;
+
+    /// Cheap liveness probe of the database (for `/readyz`).
+    async fn ping(&self) -> Result<()>;
+}
+
+/// Tenants' API keys and uploads: metadata stored beside the jobs.
+#[async_trait]
+pub trait Catalog: Send + Sync + 'static {
+    /// Stores a key (its hash only).
+    async fn create_api_key(&self, key: NewApiKey) -> Result<ApiKey>;
+    /// The live (not revoked) key with this hash.
+    async fn find_api_key(&self, key_hash: &str) -> Result<Option<ApiKey>>;
+    /// Every key, revoked ones included, oldest first.
+    async fn list_api_keys(&self) -> Result<Vec<ApiKey>>;
+    /// Revokes a key by id; false if there was no live key with that id.
+    async fn revoke_api_key(&self, id: &str) -> Result<bool>;
+    /// Whether any live key exists (no key at all means "open" local mode).
+    async fn has_api_keys(&self) -> Result<bool>;
+
+    /// Records an upload, or returns the tenant's existing upload with the same sha256
+    /// (`false` = duplicate).
+    async fn insert_upload(&self, upload: NewUpload) -> Result<(Upload, bool)>;
+    /// One of the tenant's uploads.
+    async fn get_upload(&self, tenant: &str, id: &str) -> Result<Option<Upload>>;
+    /// The tenant's upload with this content hash.
+    async fn find_upload_by_sha256(&self, tenant: &str, sha256: &str) -> Result<Option<Upload>>;
+}

@@ -1,0 +1,259 @@
+//! Job operations that are not a worker's: enqueue (idempotent), cancel, retry, get,
+//! list, lease rescue and artifact expiry. Each is one statement on the writer; when it
+//! touches no row, a read on the same (held) writer connection says why.
+
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::{Sqlite, SqliteConnection};
+use sqlx::{Executor, QueryBuilder};
+
+use super::{SqliteEngine, duration_ms, ms, row};
+use crate::engine::Result;
+use crate::error::QueueError;
+use crate::model::{Enqueued, Job, JobFilter, JobId, JobPage, JobState, NewJob};
+
+/// Default and largest page of `list`.
+const PAGE_DEFAULT: u32 = 50;
+const PAGE_MAX: u32 = 500;
+
+pub(super) async fn enqueue(engine: &SqliteEngine, new: NewJob) -> Result<Enqueued> {
+    validate(&new)?;
+    let now = engine.config.clock.now();
+    let fingerprint = new.fingerprint();
+    let mut conn = engine.writer.acquire().await?;
+    let inserted = sqlx::query(
+        "INSERT INTO jobs (id, tenant, kind, queue, priority, state, progress, attempt,
+            max_attempts, run_at, cancel_requested, idempotency_key, fingerprint, input,
+            correlation_id, artifact_ttl_ms, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, 'queued', 0, 0, ?6, ?7, 0, ?8, ?9, ?10, ?11, ?12, ?13, ?13)
+         ON CONFLICT (tenant, idempotency_key) DO NOTHING
+         RETURNING *",
+    )
+    .bind(JobId::new().0)
+    .bind(&new.tenant)
+    .bind(&new.kind)
+    .bind(&new.queue)
+    .bind(new.priority)
+    .bind(new.max_attempts)
+    .bind(ms(new.run_at.unwrap_or(now)))
+    .bind(&new.idempotency_key)
+    .bind(&fingerprint)
+    .bind(row::to_json(&new.input)?)
+    .bind(&new.correlation_id)
+    .bind(new.artifact_ttl.map(duration_ms))
+    .bind(ms(now))
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(inserted) = inserted {
+        drop(conn);
+        let job = row::job(&inserted)?;
+        engine.publish(&job);
+        return Ok(Enqueued { job, created: true });
+    }
+    // The key was used before: same request, same job; otherwise a conflict.
+    let existing = sqlx::query("SELECT * FROM jobs WHERE tenant = ?1 AND idempotency_key = ?2")
+        .bind(&new.tenant)
+        .bind(&new.idempotency_key)
+        .fetch_one(&mut *conn)
+        .await?;
+    let stored: String = sqlx::Row::try_get(&existing, "fingerprint")?;
+    if stored != fingerprint {
+        return Err(QueueError::IdempotencyConflict);
+    }
+    Ok(Enqueued { job: row::job(&existing)?, created: false })
+}
+
+fn validate(new: &NewJob) -> Result<()> {
+    let problem = if new.tenant.is_empty() {
+        "tenant must not be empty"
+    } else if new.kind.is_empty() {
+        "kind must not be empty"
+    } else if new.queue.is_empty() {
+        "queue must not be empty"
+    } else if new.max_attempts < 1 {
+        "max_attempts must be at least 1"
+    } else if new.idempotency_key.as_deref() == Some("") {
+        "idempotency key must not be empty"
+    } else {
+        return Ok(());
+    };
+    Err(QueueError::Invalid(problem.into()))
+}
+
+pub(super) async fn cancel(engine: &SqliteEngine, tenant: Option<&str>, id: &JobId) -> Result<Job> {
+    let now = ms(engine.config.clock.now());
+    let mut conn = engine.writer.acquire().await?;
+    let updated = sqlx::query(
+        "UPDATE jobs SET
+            state = CASE WHEN state = 'queued' THEN 'cancelled' ELSE state END,
+            cancel_requested = CASE WHEN state = 'running' THEN 1 ELSE cancel_requested END,
+            finished_at = CASE WHEN state = 'queued' THEN ?3 ELSE finished_at END,
+            updated_at = ?3
+         WHERE id = ?1 AND (?2 IS NULL OR tenant = ?2) AND state IN ('queued', 'running')
+         RETURNING *",
+    )
+    .bind(id.as_str())
+    .bind(tenant)
+    .bind(now)
+    .fetch_optional(&mut *conn)
+    .await?;
+    match updated {
+        Some(updated) => {
+            let job = row::job(&updated)?;
+            engine.publish(&job);
+            Ok(job)
+        }
+        None => match get(&mut *conn, tenant, id).await? {
+            None => Err(QueueError::NotFound),
+            Some(job) if job.state == JobState::Cancelled => Ok(job),
+            Some(job) => Err(QueueError::InvalidState(job.state)),
+        },
+    }
+}
+
+pub(super) async fn retry(engine: &SqliteEngine, tenant: Option<&str>, id: &JobId) -> Result<Job> {
+    let now = ms(engine.config.clock.now());
+    let mut conn = engine.writer.acquire().await?;
+    let updated = sqlx::query(
+        "UPDATE jobs SET state = 'queued', attempt = 0, cancel_requested = 0, error = NULL,
+            step = NULL, progress = 0, message = NULL, run_at = ?3, finished_at = NULL,
+            updated_at = ?3
+         WHERE id = ?1 AND (?2 IS NULL OR tenant = ?2) AND state IN ('failed', 'cancelled')
+         RETURNING *",
+    )
+    .bind(id.as_str())
+    .bind(tenant)
+    .bind(now)
+    .fetch_optional(&mut *conn)
+    .await?;
+    finish_guarded(engine, &mut conn, updated, tenant, id).await
+}
+
+pub(super) async fn mark_expired(engine: &SqliteEngine, id: &JobId) -> Result<Job> {
+    let now = ms(engine.config.clock.now());
+    let mut conn = engine.writer.acquire().await?;
+    let updated = sqlx::query(
+        "UPDATE jobs SET state = 'expired', updated_at = ?2
+         WHERE id = ?1 AND state = 'succeeded'
+         RETURNING *",
+    )
+    .bind(id.as_str())
+    .bind(now)
+    .fetch_optional(&mut *conn)
+    .await?;
+    finish_guarded(engine, &mut conn, updated, None, id).await
+}
+
+/// The end of a state-guarded update: the changed job (published), or why nothing changed.
+async fn finish_guarded(
+    engine: &SqliteEngine,
+    conn: &mut SqliteConnection,
+    updated: Option<sqlx::sqlite::SqliteRow>,
+    tenant: Option<&str>,
+    id: &JobId,
+) -> Result<Job> {
+    if let Some(updated) = updated {
+        let job = row::job(&updated)?;
+        engine.publish(&job);
+        return Ok(job);
+    }
+    match get(conn, tenant, id).await? {
+        None => Err(QueueError::NotFound),
+        Some(job) => Err(QueueError::InvalidState(job.state)),
+    }
+}
+
+pub(super) async fn get<'e, E>(executor: E, tenant: Option<&str>, id: &JobId) -> Result<Option<Job>>
+where
+    E: Executor<'e, Database = Sqlite>,
+{
+    let found = sqlx::query("SELECT * FROM jobs WHERE id = ?1 AND (?2 IS NULL OR tenant = ?2)")
+        .bind(id.as_str())
+        .bind(tenant)
+        .fetch_optional(executor)
+        .await?;
+    found.as_ref().map(row::job).transpose()
+}
+
+pub(super) async fn list(engine: &SqliteEngine, filter: &JobFilter) -> Result<JobPage> {
+    let limit = match filter.limit {
+        0 => PAGE_DEFAULT,
+        n => n.min(PAGE_MAX),
+    };
+    let mut query = QueryBuilder::<Sqlite>::new("SELECT * FROM jobs WHERE 1 = 1");
+    if let Some(tenant) = &filter.tenant {
+        query.push(" AND tenant = ").push_bind(tenant);
+    }
+    if let Some(state) = filter.state {
+        query.push(" AND state = ").push_bind(state.as_str());
+    }
+    if let Some(kind) = &filter.kind {
+        query.push(" AND kind = ").push_bind(kind);
+    }
+    if let Some(queue) = &filter.queue {
+        query.push(" AND queue = ").push_bind(queue);
+    }
+    if let Some(cursor) = &filter.cursor {
+        query.push(" AND id < ").push_bind(cursor.as_str());
+    }
+    query.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(limit));
+    let rows = query.build().fetch_all(&engine.reader).await?;
+    let jobs = rows.iter().map(row::job).collect::<Result<Vec<_>>>()?;
+    let next_cursor = match jobs.last() {
+        Some(last) if jobs.len() == limit as usize => Some(last.id.clone()),
+        _ => None,
+    };
+    Ok(JobPage { jobs, next_cursor })
+}
+
+pub(super) async fn rescue_expired(
+    engine: &SqliteEngine,
+    now: DateTime<Utc>,
+) -> Result<Vec<JobId>> {
+    // One set-based, state-guarded statement: a concurrent sweeper finds nothing left.
+    let rows = sqlx::query(
+        "UPDATE jobs SET
+            state = CASE WHEN cancel_requested THEN 'cancelled'
+                         WHEN attempt >= max_attempts THEN 'failed'
+                         ELSE 'queued' END,
+            run_at = CASE WHEN cancel_requested OR attempt >= max_attempts THEN run_at
+                          ELSE ?1 END,
+            finished_at = CASE WHEN cancel_requested OR attempt >= max_attempts THEN ?1
+                               ELSE NULL END,
+            error = CASE WHEN cancel_requested THEN error
+                         ELSE json_object('code', 'lease_expired',
+                                          'message', 'the worker stopped renewing its lease',
+                                          'step', step,
+                                          'retryable', json(CASE WHEN attempt >= max_attempts
+                                                                 THEN 'false' ELSE 'true' END))
+                         END,
+            lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?1
+         WHERE state = 'running' AND lease_expires_at < ?1
+         RETURNING *",
+    )
+    .bind(ms(now))
+    .fetch_all(&engine.writer)
+    .await?;
+    let mut ids = Vec::with_capacity(rows.len());
+    for rescued in &rows {
+        let job = row::job(rescued)?;
+        engine.publish(&job);
+        ids.push(job.id);
+    }
+    Ok(ids)
+}
+
+pub(super) async fn due_for_expiry(
+    engine: &SqliteEngine,
+    now: DateTime<Utc>,
+    limit: u32,
+) -> Result<Vec<Job>> {
+    let rows = sqlx::query(
+        "SELECT * FROM jobs WHERE state = 'succeeded' AND artifacts_expire_at < ?1
+         ORDER BY artifacts_expire_at, id LIMIT ?2",
+    )
+    .bind(ms(now))
+    .bind(i64::from(limit))
+    .fetch_all(&engine.reader)
+    .await?;
+    rows.iter().map(row::job).collect()
+}

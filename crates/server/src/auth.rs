@@ -1,0 +1,59 @@
+//! Who is calling: the [`Tenant`] extractor turns `Authorization: Bearer <key>` into a
+//! tenant by looking up the key's SHA-256. With no key configured at all and the server
+//! allowed to run open (loopback only), requests act for the `local` tenant.
+
+use axum::extract::FromRequestParts;
+use axum::http::StatusCode;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use sha2::{Digest, Sha256};
+
+use crate::AppState;
+use crate::error::ApiError;
+
+/// Tenant of open (keyless, loopback) mode.
+pub const OPEN_TENANT: &str = "local";
+
+/// The authenticated caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tenant {
+    /// Tenant id: every read and write is scoped to it.
+    pub id: String,
+    /// Plan name.
+    pub plan: String,
+}
+
+/// Hex SHA-256 of an API key, as stored.
+pub fn hash_key(key: &str) -> String {
+    hex::encode(Sha256::digest(key.as_bytes()))
+}
+
+/// A fresh API key: `tt_` and 32 random bytes in hex.
+pub fn generate_key() -> String {
+    format!("tt_{}", hex::encode(rand::random::<[u8; 32]>()))
+}
+
+impl FromRequestParts<AppState> for Tenant {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let unauthorized = |code: &'static str, detail: &str| ApiError::new(StatusCode::UNAUTHORIZED, code, detail);
+        let Some(value) = parts.headers.get(AUTHORIZATION) else {
+            if state.config.allow_open && !state.catalog.has_api_keys().await? {
+                return Ok(Tenant { id: OPEN_TENANT.into(), plan: "pro".into() });
+            }
+            return Err(unauthorized("missing_api_key", "send Authorization: Bearer <api key>"));
+        };
+        let key = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .ok_or_else(|| unauthorized("invalid_api_key", "malformed Authorization header"))?;
+        match state.catalog.find_api_key(&hash_key(key)).await? {
+            Some(k) => Ok(Tenant { id: k.tenant, plan: k.plan }),
+            None => Err(unauthorized("invalid_api_key", "unknown or revoked API key")),
+        }
+    }
+}

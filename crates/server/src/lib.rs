@@ -1,0 +1,96 @@
+//! Tintype's HTTP API (axum). [`app`] builds the router over an [`AppState`]; [`serve`]
+//! runs it on a listener until shutdown. Only this crate knows status codes and JSON
+//! error bodies ([`error`]).
+//!
+//! Routes: uploads ([`routes::uploads`]), jobs and downloads ([`routes::jobs`]), live
+//! events ([`routes::events`]), signed blob links ([`routes::blobs`]), health
+//! ([`routes::health`]).
+
+pub mod auth;
+pub mod error;
+pub mod routes;
+pub mod views;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::{HeaderName, Request};
+use tintype_blobs::{BlobStore, UrlSigner};
+use tintype_queue::{Catalog, Engine};
+use tintype_worker::Registry;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+pub use auth::Tenant;
+pub use error::ApiError;
+
+/// The `x-request-id` header.
+pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// API settings.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Base of absolute links (`https://img.example.com`); derived from `Host` when unset.
+    pub public_url: Option<String>,
+    /// Serve keyless requests as the `local` tenant while no API key exists.
+    pub allow_open: bool,
+    /// Largest upload accepted.
+    pub max_upload_bytes: u64,
+    /// Largest JSON body accepted.
+    pub max_json_bytes: usize,
+    /// Lifetime of signed download links.
+    pub download_ttl: Duration,
+    /// Attempts allowed per job.
+    pub max_attempts: i32,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            public_url: None,
+            allow_open: false,
+            max_upload_bytes: 25 * 1024 * 1024,
+            max_json_bytes: 1024 * 1024,
+            download_ttl: Duration::from_secs(30 * 60),
+            max_attempts: 3,
+        }
+    }
+}
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// The job engine.
+    pub engine: Arc<dyn Engine>,
+    /// Keys and uploads.
+    pub catalog: Arc<dyn Catalog>,
+    /// Blob storage.
+    pub blobs: Arc<dyn BlobStore>,
+    /// Known job kinds (for validation at submit time).
+    pub registry: Arc<Registry>,
+    /// Signs links to blobs the store cannot presign.
+    pub signer: Arc<UrlSigner>,
+    /// Settings.
+    pub config: Arc<ServerConfig>,
+}
+
+/// The whole API as a router.
+pub fn app(state: AppState) -> Router {
+    let trace = TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+        let id = req.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
+        tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+    });
+    routes::router(state)
+        .fallback(error::fallback)
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
+        .layer(trace)
+        .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
+}
+
+/// Serves the API on `listener` until `shutdown` fires, then finishes open requests.
+pub async fn serve(listener: TcpListener, state: AppState, shutdown: CancellationToken) -> std::io::Result<()> {
+    axum::serve(listener, app(state)).with_graceful_shutdown(async move { shutdown.cancelled().await }).await
+}

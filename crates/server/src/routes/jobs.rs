@@ -1,0 +1,183 @@
+//! Job routes: create (with idempotency), show, list, cancel, retry, download.
+
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+use tintype_queue::{JobFilter, JobId, JobState, NewJob, QueueError};
+
+use crate::error::ApiError;
+use crate::views::{JobView, base_url, signed_link};
+use crate::{AppState, REQUEST_ID, Tenant};
+
+/// Queues a client may name.
+pub const QUEUES: [&str; 5] = ["high", "default", "low", "batch", "gpu"];
+
+/// Body of `POST /v1/jobs`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateJob {
+    kind: String,
+    #[serde(default)]
+    input: serde_json::Value,
+    queue: Option<String>,
+    priority: Option<i32>,
+}
+
+/// `POST /v1/jobs`: 202 with a new job, 200 with the job an identical earlier request
+/// made under the same `Idempotency-Key`, 409 for the key reused with another body.
+pub async fn create(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    headers: HeaderMap,
+    body: Result<Json<CreateJob>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(req) = body?;
+    let handler = state
+        .registry
+        .get(&req.kind)
+        .ok_or_else(|| ApiError::unprocessable("unknown_kind", format!("unknown job kind {:?}", req.kind)))?;
+    let input = if req.input.is_null() { json!({}) } else { req.input };
+    handler.validate(&input).map_err(|e| ApiError::unprocessable("invalid_input", e))?;
+    let queue = req.queue.unwrap_or_else(|| handler.default_queue().to_owned());
+    if !QUEUES.contains(&queue.as_str()) {
+        return Err(ApiError::unprocessable("invalid_queue", format!("queue must be one of {}", QUEUES.join(", "))));
+    }
+    let priority = req.priority.unwrap_or(0);
+    if !(-1000..=1000).contains(&priority) {
+        return Err(ApiError::unprocessable("invalid_priority", "priority must be between -1000 and 1000"));
+    }
+    let idempotency_key = header_text(&headers, "idempotency-key")?;
+    if idempotency_key.as_ref().is_some_and(|k| k.is_empty() || k.len() > 255) {
+        return Err(ApiError::bad_request("invalid_idempotency_key", "Idempotency-Key must be 1 to 255 characters"));
+    }
+    let mut job = NewJob::new(tenant.id, req.kind, input);
+    job.queue = queue;
+    job.priority = priority;
+    job.max_attempts = state.config.max_attempts;
+    job.idempotency_key = idempotency_key;
+    job.correlation_id = header_text(&headers, REQUEST_ID.as_str())?;
+    let enqueued = state.engine.enqueue(job).await?;
+    let status = if enqueued.created { StatusCode::ACCEPTED } else { StatusCode::OK };
+    let view = JobView::new(&state, &base_url(&state, &headers), &enqueued.job);
+    let mut res = (status, Json(view)).into_response();
+    let location = format!("/v1/jobs/{}", enqueued.job.id);
+    res.headers_mut().insert(header::LOCATION, HeaderValue::from_str(&location).expect("ids are ASCII"));
+    Ok(res)
+}
+
+fn header_text(headers: &HeaderMap, name: &str) -> Result<Option<String>, ApiError> {
+    headers
+        .get(name)
+        .map(|v| v.to_str().map(str::to_owned).map_err(|_| ApiError::bad_request("invalid_header", format!("{name} must be ASCII"))))
+        .transpose()
+}
+
+/// `GET /v1/jobs/{id}`.
+pub async fn show(State(state): State<AppState>, tenant: Tenant, headers: HeaderMap, Path(id): Path<String>) -> Result<Json<JobView>, ApiError> {
+    let job = state.engine.get(Some(&tenant.id), &JobId(id)).await?.ok_or(QueueError::NotFound)?;
+    Ok(Json(JobView::new(&state, &base_url(&state, &headers), &job)))
+}
+
+/// Query of `GET /v1/jobs`.
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    state: Option<String>,
+    kind: Option<String>,
+    queue: Option<String>,
+    cursor: Option<String>,
+    limit: Option<u32>,
+}
+
+/// `GET /v1/jobs?state=&kind=&queue=&cursor=&limit=`: the tenant's jobs, newest first.
+pub async fn list(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    headers: HeaderMap,
+    query: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Query(q) = query?;
+    let job_state = match q.state.as_deref() {
+        None | Some("") => None,
+        Some(s) => Some(JobState::parse(s).ok_or_else(|| ApiError::bad_request("invalid_query", format!("unknown state {s:?}")))?),
+    };
+    let filter = JobFilter {
+        tenant: Some(tenant.id),
+        state: job_state,
+        kind: q.kind.filter(|k| !k.is_empty()),
+        queue: q.queue.filter(|k| !k.is_empty()),
+        cursor: q.cursor.filter(|c| !c.is_empty()).map(JobId),
+        limit: q.limit.unwrap_or(50).min(500),
+    };
+    let page = state.engine.list(&filter).await?;
+    let base = base_url(&state, &headers);
+    let jobs: Vec<JobView> = page.jobs.iter().map(|j| JobView::new(&state, &base, j)).collect();
+    Ok(Json(json!({ "jobs": jobs, "next_cursor": page.next_cursor })))
+}
+
+/// `DELETE /v1/jobs/{id}`: a queued job is cancelled at once (200); a running one is
+/// asked to stop (202, `cancel_requested`); a finished one is a 409.
+pub async fn cancel(State(state): State<AppState>, tenant: Tenant, headers: HeaderMap, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let job = state.engine.cancel(Some(&tenant.id), &JobId(id)).await.map_err(|e| match e {
+        QueueError::InvalidState(s) => ApiError::conflict("job_finished", format!("the job is already {s}")),
+        other => other.into(),
+    })?;
+    let status = if job.state == JobState::Running { StatusCode::ACCEPTED } else { StatusCode::OK };
+    Ok((status, Json(JobView::new(&state, &base_url(&state, &headers), &job))).into_response())
+}
+
+/// `POST /v1/jobs/{id}/retry`: runs a failed or cancelled job again.
+pub async fn retry(State(state): State<AppState>, tenant: Tenant, headers: HeaderMap, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let job = state.engine.retry(Some(&tenant.id), &JobId(id)).await.map_err(|e| match e {
+        QueueError::InvalidState(s) => ApiError::conflict("not_retryable", format!("only failed or cancelled jobs can be retried; this one is {s}")),
+        other => other.into(),
+    })?;
+    Ok((StatusCode::ACCEPTED, Json(JobView::new(&state, &base_url(&state, &headers), &job))).into_response())
+}
+
+/// `GET /v1/jobs/{id}/download`: 302 to the job's only artifact.
+pub async fn download(state: State<AppState>, tenant: Tenant, headers: HeaderMap, Path(id): Path<String>) -> Result<Response, ApiError> {
+    redirect_to_artifact(state, tenant, headers, id, None).await
+}
+
+/// `GET /v1/jobs/{id}/download/{artifact}`: 302 to the named artifact.
+pub async fn download_artifact(
+    state: State<AppState>,
+    tenant: Tenant,
+    headers: HeaderMap,
+    Path((id, artifact)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    redirect_to_artifact(state, tenant, headers, id, Some(artifact)).await
+}
+
+async fn redirect_to_artifact(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    headers: HeaderMap,
+    id: String,
+    name: Option<String>,
+) -> Result<Response, ApiError> {
+    let job = state.engine.get(Some(&tenant.id), &JobId(id)).await?.ok_or(QueueError::NotFound)?;
+    match job.state {
+        JobState::Succeeded => {}
+        JobState::Expired => return Err(ApiError::new(StatusCode::GONE, "artifacts_expired", "the job's artifacts have expired")),
+        s => return Err(ApiError::conflict("job_not_finished", format!("the job is {s}; nothing to download yet"))),
+    }
+    let artifacts = job.output.map(|o| o.artifacts).unwrap_or_default();
+    let artifact = match name {
+        Some(n) => artifacts.into_iter().find(|a| a.name == n).ok_or_else(|| ApiError::not_found("artifact_not_found", "artifact"))?,
+        None if artifacts.len() == 1 => artifacts.into_iter().next().expect("one artifact"),
+        None if artifacts.is_empty() => return Err(ApiError::not_found("artifact_not_found", "artifact")),
+        None => {
+            let names: Vec<_> = artifacts.iter().map(|a| a.name.as_str()).collect();
+            return Err(ApiError::conflict("multiple_artifacts", format!("name one of: {}", names.join(", "))));
+        }
+    };
+    let (url, _) = signed_link(&state, &base_url(&state, &headers), &artifact.key, &artifact.name)
+        .ok_or_else(|| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "link_failed", "could not sign a link"))?;
+    let location = HeaderValue::from_str(&url).map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "link_failed", "bad link"))?;
+    Ok((StatusCode::FOUND, [(header::LOCATION, location), (header::CACHE_CONTROL, HeaderValue::from_static("no-store"))]).into_response())
+}

@@ -1,0 +1,132 @@
+//! Test helpers shared by the crates' end-to-end tests: [`TestApp`] runs the real API and
+//! a real worker on `127.0.0.1:0` over a real SQLite file and blob directory in a temp dir;
+//! [`sse`] reads a Server-Sent Events response.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tempfile::TempDir;
+use tintype_blobs::{LocalStore, UrlSigner};
+use tintype_queue::sqlite::SqliteEngine;
+use tintype_queue::{Catalog, EngineConfig, NewApiKey};
+use tintype_server::{AppState, ServerConfig};
+use tintype_worker::{Registry, Sweeper, SweeperConfig, Worker, WorkerConfig};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub mod sse;
+
+/// How to build a [`TestApp`].
+pub struct TestOptions {
+    /// Job kinds (the built-in ones are added).
+    pub registry: Registry,
+    /// Run a worker in the app.
+    pub worker: bool,
+    /// API settings.
+    pub server: ServerConfig,
+    /// Worker settings.
+    pub worker_config: WorkerConfig,
+    /// Engine settings.
+    pub engine: EngineConfig,
+}
+
+impl Default for TestOptions {
+    fn default() -> Self {
+        Self {
+            registry: Registry::new(),
+            worker: true,
+            server: ServerConfig::default(),
+            worker_config: WorkerConfig { concurrency: 4, ..WorkerConfig::default() },
+            engine: EngineConfig::default(),
+        }
+    }
+}
+
+/// A running API (and worker) on a random loopback port.
+pub struct TestApp {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    /// A client that does not follow redirects.
+    pub client: reqwest::Client,
+    /// The engine, for assertions behind the API's back.
+    pub engine: Arc<SqliteEngine>,
+    /// The blob store.
+    pub blobs: Arc<LocalStore>,
+    /// The sweeper over the same engine and store (call `sweep_once` yourself).
+    pub sweeper: Sweeper,
+    /// Holds the SQLite file and blob directory.
+    pub dir: TempDir,
+    shutdown: CancellationToken,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl TestApp {
+    /// An app with the given extra job kinds and a worker.
+    pub async fn spawn(registry: Registry) -> Self {
+        Self::spawn_with(TestOptions { registry, ..TestOptions::default() }).await
+    }
+
+    /// An app built from options.
+    pub async fn spawn_with(opts: TestOptions) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}", dir.path().join("tintype.db").display());
+        let engine = Arc::new(SqliteEngine::open(&url, opts.engine).await.expect("open sqlite"));
+        let blobs = Arc::new(LocalStore::open(dir.path().join("blobs")).expect("open blobs"));
+        let mut registry = opts.registry;
+        tintype_worker::builtin::register(&mut registry);
+        let registry = Arc::new(registry);
+        let state = AppState {
+            engine: engine.clone(),
+            catalog: engine.clone(),
+            blobs: blobs.clone(),
+            registry: registry.clone(),
+            signer: Arc::new(UrlSigner::new(b"test-secret".to_vec())),
+            config: Arc::new(opts.server),
+        };
+        let shutdown = CancellationToken::new();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let mut tasks = vec![tokio::spawn({
+            let stop = shutdown.clone();
+            async move {
+                let _ = tintype_server::serve(listener, state, stop).await;
+            }
+        })];
+        if opts.worker {
+            let worker = Worker::new(engine.clone(), blobs.clone(), registry, opts.worker_config);
+            tasks.push(tokio::spawn(worker.run(shutdown.clone())));
+        }
+        let sweeper = Sweeper::new(engine.clone(), blobs.clone(), SweeperConfig::default());
+        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+        Self { addr, base: format!("http://{addr}"), client, engine, blobs, sweeper, dir, shutdown, tasks }
+    }
+
+    /// Creates an API key for `tenant` and returns the secret.
+    pub async fn create_key(&self, tenant: &str) -> String {
+        let secret = tintype_server::auth::generate_key();
+        let key = NewApiKey { tenant: tenant.into(), plan: "pro".into(), key_hash: tintype_server::auth::hash_key(&secret), label: None };
+        self.engine.create_api_key(key).await.expect("create key");
+        secret
+    }
+
+    /// Keys of every blob under `prefix`.
+    pub async fn blobs_under(&self, prefix: &str) -> std::collections::BTreeSet<String> {
+        use tintype_blobs::BlobStore;
+        self.blobs.list(prefix).await.expect("list").into_iter().map(|m| m.key.as_str().to_owned()).collect()
+    }
+
+    /// An absolute URL for a path.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Stops the server and worker and waits for them.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+}

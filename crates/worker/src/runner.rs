@@ -1,0 +1,285 @@
+//! The worker loop: claims jobs from its queues while it has free slots, runs each in its
+//! own task (a panic fails that job, not the worker), heartbeats the lease, records the
+//! typed outcome, and on shutdown stops claiming, lets running jobs finish within a grace
+//! period and hands the rest back to the queue.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tintype_blobs::BlobStore;
+use tintype_queue::{Claimed, Control, Engine, JobFailure, JobState, QueueError};
+use tokio::sync::{Semaphore, broadcast};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::{Instrument, info, warn};
+
+use crate::context::{JobContext, job_prefix};
+use crate::error::JobError;
+use crate::handler::Registry;
+
+/// How a worker runs.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Name recorded as lease owner (host:pid:n by default).
+    pub id: String,
+    /// Queues served, in no particular order (priority decides within the claim).
+    pub queues: Vec<String>,
+    /// Most jobs running at once.
+    pub concurrency: usize,
+    /// Lease length; heartbeats renew it every third of it.
+    pub lease: Duration,
+    /// How long running jobs may finish after shutdown before they are handed back.
+    pub shutdown_grace: Duration,
+    /// Fallback poll when no event wakes the worker (scheduled and retrying jobs).
+    pub poll_interval: Duration,
+    /// Least time between persisted progress writes of one job.
+    pub progress_interval: Duration,
+    /// Most blocking (CPU) tasks at once across this worker's jobs.
+    pub blocking_threads: usize,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        Self {
+            id: format!("worker-{}", std::process::id()),
+            queues: ["high", "default", "low", "batch"].map(String::from).to_vec(),
+            concurrency: 4,
+            lease: Duration::from_secs(30),
+            shutdown_grace: Duration::from_secs(30),
+            poll_interval: Duration::from_secs(1),
+            progress_interval: Duration::from_millis(250),
+            blocking_threads: cores,
+        }
+    }
+}
+
+/// Claims and runs jobs until shut down.
+pub struct Worker {
+    engine: Arc<dyn Engine>,
+    blobs: Arc<dyn BlobStore>,
+    registry: Arc<Registry>,
+    config: WorkerConfig,
+}
+
+impl Worker {
+    /// A worker over the given engine, store and job kinds.
+    pub fn new(engine: Arc<dyn Engine>, blobs: Arc<dyn BlobStore>, registry: Arc<Registry>, config: WorkerConfig) -> Self {
+        Self { engine, blobs, registry, config }
+    }
+
+    /// Runs until `shutdown` fires, then drains as described in the module docs.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let cfg = &self.config;
+        info!(worker = %cfg.id, queues = ?cfg.queues, concurrency = cfg.concurrency, "worker started");
+        let mut events = self.engine.subscribe();
+        let slots = Arc::new(Semaphore::new(cfg.concurrency.max(1)));
+        let blocking = Arc::new(Semaphore::new(cfg.blocking_threads.max(1)));
+        let hand_back = CancellationToken::new();
+        let mut tasks = JoinSet::new();
+        loop {
+            while tasks.try_join_next().is_some() {}
+            let first = tokio::select! {
+                permit = slots.clone().acquire_owned() => match permit { Ok(p) => p, Err(_) => break },
+                _ = shutdown.cancelled() => break,
+            };
+            let mut permits = vec![first];
+            while let Ok(p) = slots.clone().try_acquire_owned() {
+                permits.push(p);
+            }
+            let claimed = match self.engine.claim(&cfg.id, &cfg.queues, permits.len(), cfg.lease).await {
+                Ok(c) => c,
+                Err(e) => {
+                    warn!(error = %e, "claim failed; backing off");
+                    drop(permits);
+                    tokio::select! { _ = tokio::time::sleep(cfg.poll_interval) => continue, _ = shutdown.cancelled() => break }
+                }
+            };
+            if claimed.is_empty() {
+                drop(permits);
+                if !self.wait_for_work(&mut events, &shutdown).await {
+                    break;
+                }
+                continue;
+            }
+            for (claim, permit) in claimed.into_iter().zip(permits) {
+                let run = JobRun {
+                    engine: self.engine.clone(),
+                    blobs: self.blobs.clone(),
+                    registry: self.registry.clone(),
+                    blocking: blocking.clone(),
+                    config: cfg.clone(),
+                    hand_back: hand_back.clone(),
+                };
+                tasks.spawn(async move {
+                    run.run(claim).await;
+                    drop(permit);
+                });
+            }
+        }
+        self.drain(tasks, hand_back).await;
+    }
+
+    /// Waits for a job to become claimable in one of our queues, the poll interval, or
+    /// shutdown (false).
+    async fn wait_for_work(&self, events: &mut broadcast::Receiver<tintype_queue::JobEvent>, shutdown: &CancellationToken) -> bool {
+        let deadline = tokio::time::sleep(self.config.poll_interval);
+        tokio::pin!(deadline);
+        loop {
+            tokio::select! {
+                ev = events.recv() => match ev {
+                    Ok(ev) if ev.state == JobState::Queued && self.config.queues.contains(&ev.queue) => return true,
+                    Ok(_) => continue,
+                    Err(broadcast::error::RecvError::Lagged(_)) => return true,
+                    Err(broadcast::error::RecvError::Closed) => { (&mut deadline).await; return true }
+                },
+                _ = &mut deadline => return true,
+                _ = shutdown.cancelled() => return false,
+            }
+        }
+    }
+
+    async fn drain(&self, mut tasks: JoinSet<()>, hand_back: CancellationToken) {
+        if tasks.is_empty() {
+            info!("worker stopped");
+            return;
+        }
+        info!(running = tasks.len(), grace = ?self.config.shutdown_grace, "worker stopping; waiting for running jobs");
+        let all_done = async { while tasks.join_next().await.is_some() {} };
+        if tokio::time::timeout(self.config.shutdown_grace, all_done).await.is_err() {
+            warn!(left = tasks.len(), "grace period over; handing running jobs back to the queue");
+            hand_back.cancel();
+            while tasks.join_next().await.is_some() {}
+        }
+        info!("worker stopped");
+    }
+}
+
+/// Everything one job task needs.
+struct JobRun {
+    engine: Arc<dyn Engine>,
+    blobs: Arc<dyn BlobStore>,
+    registry: Arc<Registry>,
+    blocking: Arc<Semaphore>,
+    config: WorkerConfig,
+    hand_back: CancellationToken,
+}
+
+/// How one attempt ended, before it is written to the engine.
+enum Ending {
+    /// The handler returned (or panicked); with the step it was in.
+    Done(Result<tintype_queue::JobOutput, JobError>, Option<String>),
+    HandBack,
+}
+
+impl JobRun {
+    async fn run(self, claim: Claimed) {
+        let job = &claim.job;
+        let span = tracing::info_span!("job", id = %job.id, kind = %job.kind, attempt = job.attempt,
+            correlation_id = job.correlation_id.as_deref().unwrap_or("-"));
+        async move {
+            info!("job started");
+            let ending = self.attempt(&claim).await;
+            self.record(&claim, ending).await;
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Runs the handler in its own task while heartbeating the lease.
+    async fn attempt(&self, claim: &Claimed) -> Ending {
+        let Some(handler) = self.registry.get(&claim.job.kind).cloned() else {
+            let msg = format!("no handler for job kind {:?} in this worker", claim.job.kind);
+            return Ending::Done(Err(JobError::permanent("unknown_kind", msg)), None);
+        };
+        let cancel = CancellationToken::new();
+        let ctx = JobContext::new(
+            claim.job.clone(),
+            claim.lease.clone(),
+            self.engine.clone(),
+            self.blobs.clone(),
+            cancel.clone(),
+            self.blocking.clone(),
+            self.config.progress_interval,
+        );
+        let watch = ctx.clone();
+        let mut task = tokio::spawn(async move { handler.run(ctx).await }.in_current_span());
+        let mut beat = tokio::time::interval(self.config.lease / 3);
+        beat.tick().await;
+        loop {
+            tokio::select! {
+                joined = &mut task => {
+                    let result = match joined {
+                        Ok(result) => result,
+                        Err(e) if e.is_panic() => Err(JobError::permanent("panic", panic_message(e.into_panic()))),
+                        Err(e) => Err(JobError::transient("aborted", e.to_string())),
+                    };
+                    return Ending::Done(result, watch.current_step());
+                }
+                _ = beat.tick() => match self.engine.heartbeat(&claim.lease, self.config.lease).await {
+                    Ok(Control::Continue) => {}
+                    Ok(Control::Cancel) => cancel.cancel(),
+                    Err(QueueError::LeaseLost) => {
+                        warn!("lease lost; stopping the job");
+                        cancel.cancel();
+                    }
+                    Err(e) => warn!(error = %e, "heartbeat failed"),
+                },
+                _ = self.hand_back.cancelled() => {
+                    cancel.cancel();
+                    task.abort();
+                    return Ending::HandBack;
+                }
+            }
+        }
+    }
+
+    /// Writes the outcome, fenced by the lease; removes partial artifacts of jobs that
+    /// ended without output.
+    async fn record(&self, claim: &Claimed, ending: Ending) {
+        let lease = &claim.lease;
+        let written = match ending {
+            Ending::HandBack => self.engine.release(lease).await.map(|_| "handed back"),
+            Ending::Done(Ok(output), _) => self.engine.complete(lease, output).await.map(|_| "succeeded"),
+            Ending::Done(Err(e), _) if e.is_cancelled() => {
+                self.remove_artifacts(claim).await;
+                self.engine.finish_cancelled(lease).await.map(|_| "cancelled")
+            }
+            Ending::Done(Err(e), step) => {
+                let failure = JobFailure { code: e.code.to_string(), message: e.message.clone(), step, retryable: e.retryable };
+                match self.engine.fail(lease, failure).await {
+                    Ok(job) if job.state == JobState::Failed => {
+                        self.remove_artifacts(claim).await;
+                        warn!(code = %e.code, error = %e.message, "job failed");
+                        Ok("failed")
+                    }
+                    Ok(_) => {
+                        info!(code = %e.code, error = %e.message, "job will retry");
+                        Ok("retrying")
+                    }
+                    Err(err) => Err(err),
+                }
+            }
+        };
+        match written {
+            Ok(outcome) => info!(outcome, "job finished"),
+            Err(QueueError::LeaseLost) => warn!("lease lost before the outcome was written; another attempt owns the job"),
+            Err(e) => warn!(error = %e, "could not record the job outcome; the lease will expire and the job be rescued"),
+        }
+    }
+
+    async fn remove_artifacts(&self, claim: &Claimed) {
+        if let Err(e) = self.blobs.delete_prefix(&job_prefix(&claim.job)).await {
+            warn!(error = %e, "could not remove partial artifacts");
+        }
+    }
+}
+
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    let text = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into());
+    format!("the job panicked: {text}")
+}
