@@ -53,11 +53,7 @@ macro_rules! blob_conformance {
 /// Runs one test future on a fresh current-thread runtime (used by the macro).
 #[doc(hidden)]
 pub fn block_on<F: Future>(future: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-        .block_on(future)
+    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime").block_on(future)
 }
 
 /// A fresh key prefix, so concurrent runs against one bucket never meet.

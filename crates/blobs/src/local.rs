@@ -159,9 +159,7 @@ impl BlobStore for LocalStore {
             start.extend(dir.split('/'));
         }
         let (root, prefix) = (self.root.clone(), prefix.to_owned());
-        tokio::task::spawn_blocking(move || walk(&root, &start, &prefix))
-            .await
-            .map_err(io::Error::other)?
+        tokio::task::spawn_blocking(move || walk(&root, &start, &prefix)).await.map_err(io::Error::other)?
     }
 
     async fn rename(&self, from: &BlobKey, to: &BlobKey) -> Result<(), BlobError> {
@@ -181,9 +179,7 @@ impl BlobStore for LocalStore {
     async fn cleanup_incomplete(&self, older_than: Duration) -> Result<u64, BlobError> {
         let tmp = self.tmp.clone();
         let cutoff = SystemTime::now().checked_sub(older_than).unwrap_or(UNIX_EPOCH);
-        tokio::task::spawn_blocking(move || remove_older(&tmp, cutoff))
-            .await
-            .map_err(io::Error::other)?
+        tokio::task::spawn_blocking(move || remove_older(&tmp, cutoff)).await.map_err(io::Error::other)?
     }
 
     async fn ping(&self) -> Result<(), BlobError> {

@@ -146,7 +146,8 @@ impl Config {
             None => {}
         }
         let env = Env::prefixed("TINTYPE_").ignore(&["CONFIG"]).split("__");
-        let config: Config = fig.merge(env).merge(Serialized::defaults(flags)).extract().context("invalid configuration")?;
+        let config: Config =
+            fig.merge(env).merge(Serialized::defaults(flags)).extract().context("invalid configuration")?;
         config.validate()?;
         Ok(config)
     }
@@ -161,7 +162,11 @@ impl Config {
         if w.concurrency == 0 || w.concurrency > 1024 {
             bail!("worker.concurrency: must be 1..=1024, got {}", w.concurrency);
         }
-        for (name, v) in [("worker.lease_secs", w.lease_secs), ("worker.poll_secs", w.poll_secs), ("sweeper.interval_secs", self.sweeper.interval_secs)] {
+        for (name, v) in [
+            ("worker.lease_secs", w.lease_secs),
+            ("worker.poll_secs", w.poll_secs),
+            ("sweeper.interval_secs", self.sweeper.interval_secs),
+        ] {
             if !(v.is_finite() && v > 0.0) {
                 bail!("{name}: must be a positive number of seconds, got {v}");
             }
@@ -222,6 +227,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API returns its own large error
     fn file_then_env_then_flags() {
         figment::Jail::expect_with(|jail| {
             jail.create_file("t.toml", "listen = \"127.0.0.1:9000\"\n[worker]\nconcurrency = 2\nlease_secs = 5\n")?;
@@ -237,7 +243,8 @@ mod tests {
 
     #[test]
     fn errors_name_the_field() {
-        let cases: [(&str, fn(&mut Config)); 4] = [
+        type Breakage = fn(&mut Config);
+        let cases: [(&str, Breakage); 4] = [
             ("worker.concurrency", |c| c.worker.concurrency = 0),
             ("listen", |c| c.listen = "nowhere".into()),
             ("log_format", |c| c.log_format = "xml".into()),

@@ -27,10 +27,13 @@ pub(crate) struct Backends {
 pub(crate) async fn open_engine(config: &Config) -> anyhow::Result<Backends> {
     let url = config.database_url();
     if config.database_url.is_empty() {
-        std::fs::create_dir_all(&config.data_dir).with_context(|| format!("data_dir: cannot create {}", config.data_dir.display()))?;
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("data_dir: cannot create {}", config.data_dir.display()))?;
     }
-    let engine_config = EngineConfig { artifact_ttl: Duration::from_secs(config.limits.artifact_ttl_secs), ..EngineConfig::default() };
-    let engine = Arc::new(SqliteEngine::open(&url, engine_config).await.with_context(|| format!("cannot open database {url}"))?);
+    let engine_config =
+        EngineConfig { artifact_ttl: Duration::from_secs(config.limits.artifact_ttl_secs), ..EngineConfig::default() };
+    let engine =
+        Arc::new(SqliteEngine::open(&url, engine_config).await.with_context(|| format!("cannot open database {url}"))?);
     Ok(Backends { engine: engine.clone(), catalog: engine })
 }
 
@@ -90,7 +93,12 @@ pub(crate) fn sweeper_config(config: &Config) -> SweeperConfig {
 }
 
 /// API state from config and open backends.
-pub(crate) fn app_state(config: &Config, backends: &Backends, blobs: Arc<dyn BlobStore>, allow_open: bool) -> anyhow::Result<AppState> {
+pub(crate) fn app_state(
+    config: &Config,
+    backends: &Backends,
+    blobs: Arc<dyn BlobStore>,
+    allow_open: bool,
+) -> anyhow::Result<AppState> {
     let server = ServerConfig {
         public_url: Some(config.public_url.clone()).filter(|u| !u.is_empty()),
         allow_open,

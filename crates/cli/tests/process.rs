@@ -15,17 +15,24 @@ const BIN: &str = env!("CARGO_BIN_EXE_tintype");
 fn tintype(data: &Path) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.arg("--data-dir").arg(data).env("RUST_LOG", "info,sqlx=warn").env_remove("TINTYPE_CONFIG");
-    cmd.env("TINTYPE_WORKER__LEASE_SECS", "1.5").env("TINTYPE_SWEEPER__INTERVAL_SECS", "0.2").env("TINTYPE_WORKER__SHUTDOWN_GRACE_SECS", "0.5");
+    cmd.env("TINTYPE_WORKER__LEASE_SECS", "1.5")
+        .env("TINTYPE_SWEEPER__INTERVAL_SECS", "0.2")
+        .env("TINTYPE_WORKER__SHUTDOWN_GRACE_SECS", "0.5");
     cmd
 }
 
 /// Starts `tintype serve` on a free port and returns it with its base URL.
 fn serve(data: &Path) -> (Child, String) {
     let log = std::fs::OpenOptions::new().create(true).append(true).open(data.join("serve.log")).unwrap();
-    let mut child = tintype(data).args(["serve", "--listen", "127.0.0.1:0"]).stdout(Stdio::piped()).stderr(log).spawn().unwrap();
+    let mut child =
+        tintype(data).args(["serve", "--listen", "127.0.0.1:0"]).stdout(Stdio::piped()).stderr(log).spawn().unwrap();
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let base = line.trim().strip_prefix("tintype listening on ").unwrap_or_else(|| panic!("unexpected first line {line:?}")).to_owned();
+    let base = line
+        .trim()
+        .strip_prefix("tintype listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_owned();
     (child, base)
 }
 
@@ -59,9 +66,16 @@ async fn a_job_survives_sigkill_and_succeeds_exactly_once() {
     let key = create_key(dir.path(), "acme");
     let client = reqwest::Client::new();
     let (mut first, base) = serve(dir.path());
-    let job: Value = client.post(format!("{base}/v1/jobs")).bearer_auth(&key)
+    let job: Value = client
+        .post(format!("{base}/v1/jobs"))
+        .bearer_auth(&key)
         .json(&json!({"kind": "sleep", "input": {"ms": 1500, "steps": 15, "artifact": true}}))
-        .send().await.unwrap().json().await.unwrap();
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let id = job["id"].as_str().unwrap().to_owned();
     let running = wait_for(&client, &base, &key, &id, "running").await;
     assert_eq!(running["attempt"], 1);
@@ -89,9 +103,16 @@ async fn sigterm_hands_a_running_job_back_to_the_queue() {
     let key = create_key(dir.path(), "acme");
     let client = reqwest::Client::new();
     let (mut server, base) = serve(dir.path());
-    let job: Value = client.post(format!("{base}/v1/jobs")).bearer_auth(&key)
+    let job: Value = client
+        .post(format!("{base}/v1/jobs"))
+        .bearer_auth(&key)
         .json(&json!({"kind": "sleep", "input": {"ms": 60000, "steps": 600}}))
-        .send().await.unwrap().json().await.unwrap();
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let id = job["id"].as_str().unwrap().to_owned();
     wait_for(&client, &base, &key, &id, "running").await;
     terminate(&mut server);
@@ -108,7 +129,11 @@ fn serve_refuses_to_run_open_on_a_public_address() {
     let dir = tempfile::tempdir().unwrap();
     let out = tintype(dir.path()).args(["serve", "--listen", "0.0.0.0:0"]).output().unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("refusing to run open"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("refusing to run open"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]

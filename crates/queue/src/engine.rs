@@ -15,8 +15,8 @@ use tokio::sync::broadcast;
 use crate::catalog::{ApiKey, NewApiKey, NewUpload, Upload};
 use crate::error::QueueError;
 use crate::model::{
-    Claimed, Control, Enqueued, Job, JobEvent, JobFailure, JobFilter, JobId, JobOutput, JobPage,
-    Lease, NewJob, Progress,
+    Claimed, Control, Enqueued, Job, JobEvent, JobFailure, JobFilter, JobId, JobOutput, JobPage, Lease, NewJob,
+    Progress,
 };
 
 /// Result of every engine call.
@@ -34,13 +34,7 @@ pub trait Engine: Send + Sync + 'static {
     /// highest priority first, then oldest `run_at`, then id. Each claim increments the
     /// attempt, mints a fresh lease token and sets the lease expiry to now + `lease`.
     /// Two concurrent claimers never receive the same job.
-    async fn claim(
-        &self,
-        worker: &str,
-        queues: &[String],
-        limit: usize,
-        lease: Duration,
-    ) -> Result<Vec<Claimed>>;
+    async fn claim(&self, worker: &str, queues: &[String], limit: usize, lease: Duration) -> Result<Vec<Claimed>>;
 
     /// Extends a lease to now + `lease`. `LeaseLost` when the token is stale.
     async fn heartbeat(&self, lease: &Lease, extend: Duration) -> Result<Control>;

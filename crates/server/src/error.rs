@@ -82,10 +82,9 @@ impl From<QueueError> for ApiError {
     fn from(e: QueueError) -> Self {
         match e {
             QueueError::NotFound => Self::not_found("job_not_found", "job"),
-            QueueError::IdempotencyConflict => Self::conflict(
-                "idempotency_conflict",
-                "this Idempotency-Key was used with a different request body",
-            ),
+            QueueError::IdempotencyConflict => {
+                Self::conflict("idempotency_conflict", "this Idempotency-Key was used with a different request body")
+            }
             QueueError::InvalidState(s) => Self::conflict("invalid_state", format!("the job is {s}")),
             QueueError::Invalid(m) => Self::unprocessable("invalid_input", m),
             QueueError::LeaseLost => Self::conflict("lease_lost", e.to_string()),
@@ -99,7 +98,9 @@ impl From<BlobError> for ApiError {
         match e {
             BlobError::InvalidKey(m) => Self::bad_request("invalid_blob_key", m),
             BlobError::NotFound => Self::not_found("blob_not_found", "blob"),
-            BlobError::RangeNotSatisfiable => Self::new(StatusCode::RANGE_NOT_SATISFIABLE, "range_not_satisfiable", e.to_string()),
+            BlobError::RangeNotSatisfiable => {
+                Self::new(StatusCode::RANGE_NOT_SATISFIABLE, "range_not_satisfiable", e.to_string())
+            }
             BlobError::Body(io) => Self::bad_request("body_stream_failed", io.to_string()),
             BlobError::Io(io) => Self::new(StatusCode::SERVICE_UNAVAILABLE, "storage_error", io.to_string()),
         }
@@ -120,7 +121,9 @@ impl From<JsonRejection> for ApiError {
             JsonRejection::MissingJsonContentType(e) => {
                 Self::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", e.body_text())
             }
-            JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Self::too_large(e.body_text()),
+            JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Self::too_large(e.body_text())
+            }
             other => Self::bad_request("bad_request", other.body_text()),
         }
     }

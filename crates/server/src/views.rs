@@ -82,7 +82,9 @@ impl JobView {
     pub fn new(state: &AppState, base: &str, job: &Job) -> Self {
         let status_url = format!("{base}/v1/jobs/{}", job.id);
         let outputs = match (job.state, &job.output) {
-            (JobState::Succeeded, Some(out)) => out.artifacts.iter().map(|a| OutputView::new(state, base, &status_url, a)).collect(),
+            (JobState::Succeeded, Some(out)) => {
+                out.artifacts.iter().map(|a| OutputView::new(state, base, &status_url, a)).collect()
+            }
             _ => Vec::new(),
         };
         Self {
@@ -131,7 +133,8 @@ impl OutputView {
 
 /// `attachment; filename="…"; filename*=UTF-8''…` for a download name.
 pub fn attachment(name: &str) -> String {
-    let ascii: String = name.chars().map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' { c } else { '_' }).collect();
+    let ascii: String =
+        name.chars().map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' { c } else { '_' }).collect();
     format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{}", pct(name))
 }
 

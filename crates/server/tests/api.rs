@@ -89,7 +89,8 @@ impl Client<'_> {
         let res = self.req(reqwest::Method::GET, &format!("/v1/jobs/{id}/events")).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::OK);
         assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
-        let events = tokio::time::timeout(Duration::from_secs(30), sse::collect(res, 10_000)).await.expect("stream ends");
+        let events =
+            tokio::time::timeout(Duration::from_secs(30), sse::collect(res, 10_000)).await.expect("stream ends");
         events.into_iter().map(|e| e.data).collect()
     }
     async fn finished(&self, id: &str) -> Value {
@@ -116,7 +117,12 @@ async fn upload_raw_and_multipart_with_dedup_per_tenant() {
     let app = app().await;
     let a = client(&app, "acme").await;
     let b = client(&app, "globex").await;
-    let upload = |c: &Client, body: &'static [u8]| c.req(reqwest::Method::POST, "/v1/uploads?filename=a.jpg").header("content-type", "image/jpeg").body(body).send();
+    let upload = |c: &Client, body: &'static [u8]| {
+        c.req(reqwest::Method::POST, "/v1/uploads?filename=a.jpg")
+            .header("content-type", "image/jpeg")
+            .body(body)
+            .send()
+    };
     let res = upload(&a, b"pretend jpeg").await.unwrap();
     assert_eq!(res.status(), StatusCode::CREATED);
     let first: Value = res.json().await.unwrap();
@@ -131,18 +137,30 @@ async fn upload_raw_and_multipart_with_dedup_per_tenant() {
     assert_eq!(other["duplicate"], false);
     assert_ne!(other["upload_id"], first["upload_id"]);
     // Multipart: the file part is streamed the same way.
-    let form = reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(b"other bytes".to_vec()).file_name("b.png").mime_str("image/png").unwrap());
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(b"other bytes".to_vec()).file_name("b.png").mime_str("image/png").unwrap(),
+    );
     let res = a.req(reqwest::Method::POST, "/v1/uploads").multipart(form).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::CREATED);
     let m: Value = res.json().await.unwrap();
-    assert_eq!((m["bytes"].as_u64(), m["content_type"].as_str(), m["filename"].as_str()), (Some(11), Some("image/png"), Some("b.png")));
+    assert_eq!(
+        (m["bytes"].as_u64(), m["content_type"].as_str(), m["filename"].as_str()),
+        (Some(11), Some("image/png"), Some("b.png"))
+    );
     // The tenant can read its upload, the other cannot see it.
     let path = format!("/v1/uploads/{}", first["upload_id"].as_str().unwrap());
     assert_eq!(a.req(reqwest::Method::GET, &path).send().await.unwrap().status(), StatusCode::OK);
-    check_problem(b.req(reqwest::Method::GET, &path).send().await.unwrap(), StatusCode::NOT_FOUND, "upload_not_found").await;
+    check_problem(b.req(reqwest::Method::GET, &path).send().await.unwrap(), StatusCode::NOT_FOUND, "upload_not_found")
+        .await;
     // Stored once per tenant, under its hash.
     let sha = first["sha256"].as_str().unwrap();
-    assert_eq!(app.blobs_under("t/acme/uploads/").await, vec![format!("t/acme/uploads/{sha}"), format!("t/acme/uploads/{}", m["sha256"].as_str().unwrap())].into_iter().collect::<std::collections::BTreeSet<_>>());
+    assert_eq!(
+        app.blobs_under("t/acme/uploads/").await,
+        vec![format!("t/acme/uploads/{sha}"), format!("t/acme/uploads/{}", m["sha256"].as_str().unwrap())]
+            .into_iter()
+            .collect::<std::collections::BTreeSet<_>>()
+    );
     app.stop().await;
 }
 
@@ -155,7 +173,8 @@ async fn too_large_uploads_are_refused_and_leave_nothing() {
     check_problem(res, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
     // Streamed without a length (chunked): caught while streaming.
     let chunks = futures::stream::iter((0..20).map(|_| Ok::<_, std::io::Error>(vec![1u8; 100])));
-    let res = a.req(reqwest::Method::POST, "/v1/uploads").body(reqwest::Body::wrap_stream(chunks)).send().await.unwrap();
+    let res =
+        a.req(reqwest::Method::POST, "/v1/uploads").body(reqwest::Body::wrap_stream(chunks)).send().await.unwrap();
     check_problem(res, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
     assert!(app.blobs_under("t/").await.is_empty(), "nothing stored");
     app.stop().await;
@@ -165,8 +184,13 @@ async fn too_large_uploads_are_refused_and_leave_nothing() {
 async fn a_job_runs_to_success_with_live_progress_and_a_302_download() {
     let app = app().await;
     let a = client(&app, "acme").await;
-    let res = a.req(reqwest::Method::POST, "/v1/jobs").header("x-request-id", "req-abc-123")
-        .json(&json!({"kind": "sleep", "input": {"ms": 300, "steps": 3, "artifact": true}})).send().await.unwrap();
+    let res = a
+        .req(reqwest::Method::POST, "/v1/jobs")
+        .header("x-request-id", "req-abc-123")
+        .json(&json!({"kind": "sleep", "input": {"ms": 300, "steps": 3, "artifact": true}}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::ACCEPTED);
     assert_eq!(res.headers()["x-request-id"], "req-abc-123");
     let job: Value = res.json().await.unwrap();
@@ -178,7 +202,8 @@ async fn a_job_runs_to_success_with_live_progress_and_a_302_download() {
     let states: Vec<&str> = events.iter().map(|e| e["state"].as_str().unwrap()).collect();
     assert_eq!(states.last(), Some(&"succeeded"), "{states:?}");
     assert!(states.contains(&"running"), "{states:?}");
-    let progress: Vec<f64> = events.iter().filter(|e| e["state"] == "running").map(|e| e["progress"].as_f64().unwrap()).collect();
+    let progress: Vec<f64> =
+        events.iter().filter(|e| e["state"] == "running").map(|e| e["progress"].as_f64().unwrap()).collect();
     assert!(progress.windows(2).all(|w| w[0] <= w[1]), "progress never goes back: {progress:?}");
     assert!(progress.iter().any(|p| *p > 0.0 && *p < 1.0), "saw intermediate progress: {progress:?}");
     assert!(events.iter().any(|e| e["step"] == "sleeping"));
@@ -223,8 +248,21 @@ async fn signed_links_refuse_tampering_other_keys_and_expiry() {
     let other_key = url.replace("sleep.txt", "other.txt");
     let no_sig = url[..url.find('?').unwrap()].to_owned();
     let signer = tintype_blobs::UrlSigner::new(b"test-secret".to_vec());
-    let key = tintype_blobs::BlobKey::new(done["outputs"][0]["url"].as_str().unwrap().split("/v1/blobs/").nth(1).unwrap().split('?').next().unwrap().to_owned()).unwrap();
-    let expired = format!("{}/v1/blobs/{}?{}", app.base, key.url_path(), signer.sign("GET", &key, 1_000, None).to_query());
+    let key = tintype_blobs::BlobKey::new(
+        done["outputs"][0]["url"]
+            .as_str()
+            .unwrap()
+            .split("/v1/blobs/")
+            .nth(1)
+            .unwrap()
+            .split('?')
+            .next()
+            .unwrap()
+            .to_owned(),
+    )
+    .unwrap();
+    let expired =
+        format!("{}/v1/blobs/{}?{}", app.base, key.url_path(), signer.sign("GET", &key, 1_000, None).to_query());
     for (name, bad) in [("tampered", tampered), ("other key", other_key), ("unsigned", no_sig), ("expired", expired)] {
         let res = app.client.get(&bad).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::FORBIDDEN, "{name}");
@@ -239,7 +277,8 @@ async fn cancel_a_queued_and_a_running_job() {
     let a = client(&app, "acme").await;
     // Queued (the gpu queue has no worker here): cancelled at once.
     let queued = a.submit(json!({"kind": "sleep", "queue": "gpu"})).await;
-    let res = a.req(reqwest::Method::DELETE, &format!("/v1/jobs/{}", queued["id"].as_str().unwrap())).send().await.unwrap();
+    let res =
+        a.req(reqwest::Method::DELETE, &format!("/v1/jobs/{}", queued["id"].as_str().unwrap())).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.json::<Value>().await.unwrap()["state"], "cancelled");
     // Running: asked to stop, seen at the job's next check, partial artifacts removed.
@@ -276,8 +315,12 @@ async fn failed_jobs_are_listed_and_can_be_retried() {
     assert_eq!(failed["error"]["code"], "first_time_fails");
     assert_eq!(failed["error"]["step"], "trying");
     assert_eq!(failed["attempt"], 1, "permanent errors are not retried");
-    let listed: Value = a.req(reqwest::Method::GET, "/v1/jobs?state=failed").send().await.unwrap().json().await.unwrap();
-    assert_eq!(listed["jobs"].as_array().unwrap().iter().map(|j| j["id"].as_str().unwrap()).collect::<Vec<_>>(), vec![id.as_str()]);
+    let listed: Value =
+        a.req(reqwest::Method::GET, "/v1/jobs?state=failed").send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        listed["jobs"].as_array().unwrap().iter().map(|j| j["id"].as_str().unwrap()).collect::<Vec<_>>(),
+        vec![id.as_str()]
+    );
     let res = a.req(reqwest::Method::POST, &format!("/v1/jobs/{id}/retry")).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::ACCEPTED);
     let done = a.finished(&id).await;
@@ -305,7 +348,9 @@ async fn idempotency_key_returns_the_same_job_or_conflicts() {
     let app = app().await;
     let a = client(&app, "acme").await;
     let b = client(&app, "globex").await;
-    let send = |c: &Client, body: Value| c.req(reqwest::Method::POST, "/v1/jobs").header("idempotency-key", "k-1").json(&body).send();
+    let send = |c: &Client, body: Value| {
+        c.req(reqwest::Method::POST, "/v1/jobs").header("idempotency-key", "k-1").json(&body).send()
+    };
     let body = json!({"kind": "sleep", "input": {"ms": 1}, "queue": "gpu"});
     let first = send(&a, body.clone()).await.unwrap();
     assert_eq!(first.status(), StatusCode::ACCEPTED);
@@ -313,7 +358,12 @@ async fn idempotency_key_returns_the_same_job_or_conflicts() {
     let again = send(&a, body.clone()).await.unwrap();
     assert_eq!(again.status(), StatusCode::OK);
     assert_eq!(again.json::<Value>().await.unwrap()["id"], first["id"]);
-    check_problem(send(&a, json!({"kind": "sleep", "input": {"ms": 2}, "queue": "gpu"})).await.unwrap(), StatusCode::CONFLICT, "idempotency_conflict").await;
+    check_problem(
+        send(&a, json!({"kind": "sleep", "input": {"ms": 2}, "queue": "gpu"})).await.unwrap(),
+        StatusCode::CONFLICT,
+        "idempotency_conflict",
+    )
+    .await;
     let other = send(&b, body).await.unwrap();
     assert_eq!(other.status(), StatusCode::ACCEPTED, "keys are per tenant");
     app.stop().await;
@@ -347,19 +397,33 @@ async fn another_tenants_job_is_a_404_everywhere() {
 async fn errors_are_problem_json_with_stable_codes() {
     let app = app_with(ServerConfig { max_json_bytes: 2048, ..ServerConfig::default() }).await;
     let a = client(&app, "acme").await;
-    let post = |body: &'static str| a.req(reqwest::Method::POST, "/v1/jobs").header("content-type", "application/json").body(body);
+    let post = |body: &'static str| {
+        a.req(reqwest::Method::POST, "/v1/jobs").header("content-type", "application/json").body(body)
+    };
     let cases: Vec<(reqwest::RequestBuilder, StatusCode, &str)> = vec![
         (app.client.get(app.url("/v1/jobs")), StatusCode::UNAUTHORIZED, "missing_api_key"),
         (app.client.get(app.url("/v1/jobs")).bearer_auth("tt_nope"), StatusCode::UNAUTHORIZED, "invalid_api_key"),
-        (app.client.get(app.url("/v1/jobs")).header("authorization", "Basic abc"), StatusCode::UNAUTHORIZED, "invalid_api_key"),
+        (
+            app.client.get(app.url("/v1/jobs")).header("authorization", "Basic abc"),
+            StatusCode::UNAUTHORIZED,
+            "invalid_api_key",
+        ),
         (post("{not json"), StatusCode::BAD_REQUEST, "malformed_json"),
         (post(r#"{"input": {}}"#), StatusCode::UNPROCESSABLE_ENTITY, "invalid_request"),
         (post(r#"{"kind": "nope"}"#), StatusCode::UNPROCESSABLE_ENTITY, "unknown_kind"),
         (post(r#"{"kind": "flaky", "input": {"bad": 1}}"#), StatusCode::UNPROCESSABLE_ENTITY, "invalid_input"),
         (post(r#"{"kind": "sleep", "input": {"ms": -1}}"#), StatusCode::UNPROCESSABLE_ENTITY, "invalid_input"),
         (post(r#"{"kind": "noop", "queue": "nope"}"#), StatusCode::UNPROCESSABLE_ENTITY, "invalid_queue"),
-        (a.req(reqwest::Method::POST, "/v1/jobs").json(&json!({"kind": "noop", "input": {"pad": "x".repeat(4096)}})), StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
-        (a.req(reqwest::Method::POST, "/v1/jobs").body("{}"), StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+        (
+            a.req(reqwest::Method::POST, "/v1/jobs").json(&json!({"kind": "noop", "input": {"pad": "x".repeat(4096)}})),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+        ),
+        (
+            a.req(reqwest::Method::POST, "/v1/jobs").body("{}"),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        ),
         (a.req(reqwest::Method::GET, "/v1/jobs?state=bogus"), StatusCode::BAD_REQUEST, "invalid_query"),
         (a.req(reqwest::Method::GET, "/v1/jobs/job_nope"), StatusCode::NOT_FOUND, "job_not_found"),
         (a.req(reqwest::Method::GET, "/v1/nothing-here"), StatusCode::NOT_FOUND, "route_not_found"),
@@ -382,7 +446,14 @@ async fn list_filters_and_pages_with_a_cursor() {
     let mut seen = Vec::new();
     let mut cursor = String::new();
     loop {
-        let page: Value = a.req(reqwest::Method::GET, &format!("/v1/jobs?limit=3&cursor={cursor}")).send().await.unwrap().json().await.unwrap();
+        let page: Value = a
+            .req(reqwest::Method::GET, &format!("/v1/jobs?limit=3&cursor={cursor}"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         seen.extend(page["jobs"].as_array().unwrap().iter().map(|j| j["id"].as_str().unwrap().to_owned()));
         match page["next_cursor"].as_str() {
             Some(c) => cursor = c.to_owned(),
@@ -391,7 +462,8 @@ async fn list_filters_and_pages_with_a_cursor() {
     }
     ids.reverse();
     assert_eq!(seen, ids, "newest first, each once");
-    let sleeps: Value = a.req(reqwest::Method::GET, "/v1/jobs?kind=sleep&state=queued").send().await.unwrap().json().await.unwrap();
+    let sleeps: Value =
+        a.req(reqwest::Method::GET, "/v1/jobs?kind=sleep&state=queued").send().await.unwrap().json().await.unwrap();
     assert_eq!(sleeps["jobs"].as_array().unwrap().len(), 4);
     app.stop().await;
 }

@@ -106,7 +106,12 @@ impl TestApp {
     /// Creates an API key for `tenant` and returns the secret.
     pub async fn create_key(&self, tenant: &str) -> String {
         let secret = tintype_server::auth::generate_key();
-        let key = NewApiKey { tenant: tenant.into(), plan: "pro".into(), key_hash: tintype_server::auth::hash_key(&secret), label: None };
+        let key = NewApiKey {
+            tenant: tenant.into(),
+            plan: "pro".into(),
+            key_hash: tintype_server::auth::hash_key(&secret),
+            label: None,
+        };
         self.engine.create_api_key(key).await.expect("create key");
         secret
     }

@@ -73,10 +73,8 @@ impl SleepInput {
         if !(1..=1000).contains(&parsed.steps) {
             return Err("steps must be between 1 and 1000".into());
         }
-        if let Some(f) = &parsed.fail {
-            if !["transient", "permanent", "panic"].contains(&f.as_str()) {
-                return Err("fail must be transient, permanent or panic".into());
-            }
+        if parsed.fail.as_deref().is_some_and(|f| !["transient", "permanent", "panic"].contains(&f)) {
+            return Err("fail must be transient, permanent or panic".into());
         }
         Ok(parsed)
     }
@@ -115,7 +113,9 @@ impl JobHandler for Sleep {
         if input.artifact {
             ctx.step("storing").await?;
             let text = format!("{} slept {} ms on attempt {}\n", ctx.job().id, input.ms, ctx.job().attempt);
-            output.artifacts.push(ctx.put_artifact("sleep.txt", "text/plain", tintype_blobs::bytes_stream(text)).await?);
+            output
+                .artifacts
+                .push(ctx.put_artifact("sleep.txt", "text/plain", tintype_blobs::bytes_stream(text)).await?);
         }
         Ok(output)
     }

@@ -179,7 +179,8 @@ impl JobContext {
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
-        let _permit = self.inner.blocking.acquire().await.map_err(|_| JobError::transient("shutting_down", "pool closed"))?;
+        let _permit =
+            self.inner.blocking.acquire().await.map_err(|_| JobError::transient("shutting_down", "pool closed"))?;
         let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || span.in_scope(f))
             .await

@@ -64,7 +64,12 @@ pub struct Worker {
 
 impl Worker {
     /// A worker over the given engine, store and job kinds.
-    pub fn new(engine: Arc<dyn Engine>, blobs: Arc<dyn BlobStore>, registry: Arc<Registry>, config: WorkerConfig) -> Self {
+    pub fn new(
+        engine: Arc<dyn Engine>,
+        blobs: Arc<dyn BlobStore>,
+        registry: Arc<Registry>,
+        config: WorkerConfig,
+    ) -> Self {
         Self { engine, blobs, registry, config }
     }
 
@@ -122,7 +127,11 @@ impl Worker {
 
     /// Waits for a job to become claimable in one of our queues, the poll interval, or
     /// shutdown (false).
-    async fn wait_for_work(&self, events: &mut broadcast::Receiver<tintype_queue::JobEvent>, shutdown: &CancellationToken) -> bool {
+    async fn wait_for_work(
+        &self,
+        events: &mut broadcast::Receiver<tintype_queue::JobEvent>,
+        shutdown: &CancellationToken,
+    ) -> bool {
         let deadline = tokio::time::sleep(self.config.poll_interval);
         tokio::pin!(deadline);
         loop {
@@ -246,7 +255,8 @@ impl JobRun {
                 self.engine.finish_cancelled(lease).await.map(|_| "cancelled")
             }
             Ending::Done(Err(e), step) => {
-                let failure = JobFailure { code: e.code.to_string(), message: e.message.clone(), step, retryable: e.retryable };
+                let failure =
+                    JobFailure { code: e.code.to_string(), message: e.message.clone(), step, retryable: e.retryable };
                 match self.engine.fail(lease, failure).await {
                     Ok(job) if job.state == JobState::Failed => {
                         self.remove_artifacts(claim).await;
@@ -263,8 +273,12 @@ impl JobRun {
         };
         match written {
             Ok(outcome) => info!(outcome, "job finished"),
-            Err(QueueError::LeaseLost) => warn!("lease lost before the outcome was written; another attempt owns the job"),
-            Err(e) => warn!(error = %e, "could not record the job outcome; the lease will expire and the job be rescued"),
+            Err(QueueError::LeaseLost) => {
+                warn!("lease lost before the outcome was written; another attempt owns the job")
+            }
+            Err(e) => {
+                warn!(error = %e, "could not record the job outcome; the lease will expire and the job be rescued")
+            }
         }
     }
 

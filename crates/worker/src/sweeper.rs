@@ -71,7 +71,7 @@ impl Sweeper {
                 _ = tick.tick() => {}
                 _ = shutdown.cancelled() => return,
             }
-            let cleanup = n % self.config.cleanup_every.max(1) == 0;
+            let cleanup = n.is_multiple_of(self.config.cleanup_every.max(1));
             n = n.wrapping_add(1);
             match self.sweep_once(cleanup).await {
                 Ok(r) if r != SweepReport::default() => info!(?r, "sweep"),

@@ -85,13 +85,24 @@ pub(crate) async fn keys(config: &Config, cmd: KeysCommand) -> anyhow::Result<()
             let secret = tintype_server::auth::generate_key();
             let key = NewApiKey { tenant, plan, key_hash: tintype_server::auth::hash_key(&secret), label };
             let stored = catalog.create_api_key(key).await?;
-            eprintln!("created {} for tenant {} (plan {}); the key is shown only now:", stored.id, stored.tenant, stored.plan);
+            eprintln!(
+                "created {} for tenant {} (plan {}); the key is shown only now:",
+                stored.id, stored.tenant, stored.plan
+            );
             println!("{secret}");
         }
         KeysCommand::List => {
             for k in catalog.list_api_keys().await? {
                 let state = if k.revoked_at.is_some() { "revoked" } else { "active" };
-                println!("{}\t{}\t{}\t{}\t{}\t{}", k.id, k.tenant, k.plan, state, k.created_at.to_rfc3339(), k.label.unwrap_or_default());
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}",
+                    k.id,
+                    k.tenant,
+                    k.plan,
+                    state,
+                    k.created_at.to_rfc3339(),
+                    k.label.unwrap_or_default()
+                );
             }
         }
         KeysCommand::Revoke { id } => {
@@ -106,7 +117,8 @@ pub(crate) async fn keys(config: &Config, cmd: KeysCommand) -> anyhow::Result<()
 
 /// Tenant ids end up in blob keys: keep them to a safe alphabet.
 pub(crate) fn valid_tenant(t: &str) -> bool {
-    (1..=64).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+    (1..=64).contains(&t.len())
+        && t.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
 /// `tintype jobs …`.
@@ -114,11 +126,22 @@ pub(crate) async fn jobs(config: &Config, cmd: JobsCommand) -> anyhow::Result<()
     let engine = wiring::open_engine(config).await?.engine;
     match cmd {
         JobsCommand::List { tenant, state, kind, limit } => {
-            let state = state.map(|s| JobState::parse(&s).with_context(|| format!("--state: unknown state {s:?}"))).transpose()?;
+            let state = state
+                .map(|s| JobState::parse(&s).with_context(|| format!("--state: unknown state {s:?}")))
+                .transpose()?;
             let page = engine.list(&JobFilter { tenant, state, kind, limit, ..JobFilter::default() }).await?;
             for j in page.jobs {
                 let err = j.error.map(|e| e.code).unwrap_or_default();
-                println!("{}\t{}\t{}\t{}\t{:.0}%\t{}\t{}", j.id, j.tenant, j.kind, j.state, j.progress * 100.0, j.created_at.to_rfc3339(), err);
+                println!(
+                    "{}\t{}\t{}\t{}\t{:.0}%\t{}\t{}",
+                    j.id,
+                    j.tenant,
+                    j.kind,
+                    j.state,
+                    j.progress * 100.0,
+                    j.created_at.to_rfc3339(),
+                    err
+                );
             }
         }
         JobsCommand::Show { id } => {

@@ -88,7 +88,13 @@ pub(crate) async fn run(config: &Config, cmd: BenchCommand) -> anyhow::Result<()
     let engine = wiring::open_engine(&config).await?.engine;
     let blobs = Arc::new(LocalStore::open(tmp.path().join("blobs"))?);
     let (tx, mut latencies) = mpsc::unbounded_channel();
-    let bench = Arc::new(BenchJob { origin: Instant::now(), done: AtomicU64::new(0), target: AtomicU64::new(jobs), all_done: Notify::new(), latencies: tx });
+    let bench = Arc::new(BenchJob {
+        origin: Instant::now(),
+        done: AtomicU64::new(0),
+        target: AtomicU64::new(jobs),
+        all_done: Notify::new(),
+        latencies: tx,
+    });
     let mut registry = Registry::new();
     registry.register(BenchKind(bench.clone()));
     let registry = Arc::new(registry);
@@ -110,7 +116,12 @@ pub(crate) async fn run(config: &Config, cmd: BenchCommand) -> anyhow::Result<()
     let t = Instant::now();
     let mut handles = Vec::new();
     for n in 0..workers.max(1) {
-        let w = Worker::new(engine.clone(), blobs.clone(), registry.clone(), tintype_worker::WorkerConfig { id: format!("bench-{n}"), ..wcfg.clone() });
+        let w = Worker::new(
+            engine.clone(),
+            blobs.clone(),
+            registry.clone(),
+            tintype_worker::WorkerConfig { id: format!("bench-{n}"), ..wcfg.clone() },
+        );
         handles.push(tokio::spawn(w.run(stop.clone())));
     }
     if jobs > 0 {
@@ -144,8 +155,15 @@ pub(crate) async fn run(config: &Config, cmd: BenchCommand) -> anyhow::Result<()
         h.await?;
     }
     lat.sort();
-    let pct = |p: f64| lat.get(((lat.len() as f64 - 1.0) * p).round() as usize).map_or(0.0, |d| d.as_secs_f64() * 1000.0);
-    println!("latency: {latency_jobs} jobs at {rate}/s, p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms", pct(0.5), pct(0.9), pct(0.99), pct(1.0));
+    let pct =
+        |p: f64| lat.get(((lat.len() as f64 - 1.0) * p).round() as usize).map_or(0.0, |d| d.as_secs_f64() * 1000.0);
+    println!(
+        "latency: {latency_jobs} jobs at {rate}/s, p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        pct(0.5),
+        pct(0.9),
+        pct(0.99),
+        pct(1.0)
+    );
     println!("queue: {throughput:.0} jobs/s, p50 {:.2} ms, p99 {:.2} ms", pct(0.5), pct(0.99));
     Ok(())
 }

@@ -51,13 +51,16 @@ pub(crate) async fn run(config: Config, role: Role) -> anyhow::Result<()> {
         let has_keys = backends.catalog.has_api_keys().await?;
         let allow_open = !has_keys && addr.ip().is_loopback();
         if !has_keys && !addr.ip().is_loopback() {
-            bail!("no API key exists: refusing to run open on {addr}, which is not a loopback address. Create one with `tintype keys create --tenant T --plan pro`");
+            bail!(
+                "no API key exists: refusing to run open on {addr}, which is not a loopback address. Create one with `tintype keys create --tenant T --plan pro`"
+            );
         }
         if allow_open {
             warn!("no API key exists: running OPEN on a loopback address; every request acts as tenant \"local\"");
         }
         let state = wiring::app_state(&config, &backends, blobs.clone(), allow_open)?;
-        let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("listen: cannot bind {addr}"))?;
+        let listener =
+            tokio::net::TcpListener::bind(addr).await.with_context(|| format!("listen: cannot bind {addr}"))?;
         let local = listener.local_addr()?;
         println!("tintype listening on http://{local}");
         info!(%local, "api listening");
@@ -66,12 +69,20 @@ pub(crate) async fn run(config: Config, role: Role) -> anyhow::Result<()> {
         tasks.spawn(async move {
             let server = tintype_server::serve(listener, state, stop.clone());
             // Long-lived event streams would hold a graceful shutdown open forever.
-            let deadline = async { stop.cancelled().await; tokio::time::sleep(grace).await };
+            let deadline = async {
+                stop.cancelled().await;
+                tokio::time::sleep(grace).await
+            };
             tokio::select! { r = server => r.context("api failed"), _ = deadline => Ok(()) }
         });
     }
     if role != Role::Api {
-        let worker = Worker::new(backends.engine.clone(), blobs.clone(), Arc::new(wiring::registry()), wiring::worker_config(&config));
+        let worker = Worker::new(
+            backends.engine.clone(),
+            blobs.clone(),
+            Arc::new(wiring::registry()),
+            wiring::worker_config(&config),
+        );
         let stop = shutdown.clone();
         tasks.spawn(async move {
             worker.run(stop).await;

@@ -23,10 +23,7 @@ pub async fn api_keys(f: Fixture) {
     let a = c.create_api_key(key("t1", &"a".repeat(64))).await.unwrap();
     assert!(a.id.starts_with("key_"), "id {}", a.id);
     assert_eq!((a.tenant.as_str(), a.plan.as_str()), ("t1", "free"));
-    assert_eq!(
-        (a.label.as_deref(), a.created_at, a.revoked_at),
-        (Some("t1 laptop"), f.clock().now(), None)
-    );
+    assert_eq!((a.label.as_deref(), a.created_at, a.revoked_at), (Some("t1 laptop"), f.clock().now(), None));
     f.advance(Duration::from_secs(1));
     let b = c.create_api_key(key("t2", &"b".repeat(64))).await.unwrap();
     assert!(c.has_api_keys().await.unwrap());
@@ -43,10 +40,7 @@ pub async fn api_keys(f: Fixture) {
     assert!(c.has_api_keys().await.unwrap(), "b is live");
 
     let listed = c.list_api_keys().await.unwrap();
-    assert_eq!(
-        listed.iter().map(|k| k.id.as_str()).collect::<Vec<_>>(),
-        vec![a.id.as_str(), b.id.as_str()]
-    );
+    assert_eq!(listed.iter().map(|k| k.id.as_str()).collect::<Vec<_>>(), vec![a.id.as_str(), b.id.as_str()]);
     assert_eq!(listed[0].revoked_at, Some(f.clock().now()));
     assert!(c.revoke_api_key(&b.id).await.unwrap());
     assert!(!c.has_api_keys().await.unwrap(), "only revoked keys left");

@@ -1,5 +1,6 @@
 //! Conformance cases for enqueueing and claiming: the stored row round-trips, idempotency
-//! keys, claim order, queue filtering, schedules, batch limits and concurrent claimers.
+//! keys, claim order, queue filtering, schedules, batch limits, concurrent claimers and
+//! concurrent writers.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -8,7 +9,7 @@ use serde_json::json;
 
 use super::{Fixture, LEASE, in_queue, noop};
 use crate::error::QueueError;
-use crate::model::{JobId, JobState, NewJob};
+use crate::model::{JobId, JobOutput, JobState, NewJob};
 
 /// Every field of a new job is stored and read back; `get` is tenant-scoped.
 pub async fn enqueue_get_roundtrip(f: Fixture) {
@@ -26,10 +27,7 @@ pub async fn enqueue_get_roundtrip(f: Fixture) {
     assert!(done.created);
     let job = done.job;
     assert!(job.id.as_str().starts_with("job_"), "id {}", job.id);
-    assert_eq!(
-        (job.tenant.as_str(), job.kind.as_str(), job.queue.as_str(), job.priority),
-        ("t1", "print", "high", 7)
-    );
+    assert_eq!((job.tenant.as_str(), job.kind.as_str(), job.queue.as_str(), job.priority), ("t1", "print", "high", 7));
     assert_eq!((job.state, job.attempt, job.max_attempts), (JobState::Queued, 0, 5));
     assert_eq!((job.run_at, job.created_at, job.updated_at), (now, now, now));
     assert_eq!(job.input, new.input);
@@ -38,9 +36,7 @@ pub async fn enqueue_get_roundtrip(f: Fixture) {
     assert_eq!((job.step.as_deref(), job.progress, job.message.as_deref()), (None, 0.0, None));
     assert!(job.lease_owner.is_none() && job.lease_expires_at.is_none() && !job.cancel_requested);
     assert!(job.output.is_none() && job.error.is_none());
-    assert!(
-        job.started_at.is_none() && job.finished_at.is_none() && job.artifacts_expire_at.is_none()
-    );
+    assert!(job.started_at.is_none() && job.finished_at.is_none() && job.artifacts_expire_at.is_none());
 
     assert_eq!(f.engine.get(Some("t1"), &job.id).await.unwrap(), Some(job.clone()));
     assert_eq!(f.engine.get(None, &job.id).await.unwrap(), Some(job.clone()));
@@ -102,9 +98,7 @@ pub async fn claim_order(f: Fixture) {
         let run_at = start - chrono::Duration::seconds(age_s);
         jobs.push(f.enqueue(NewJob { priority, run_at: Some(run_at), ..noop("t1") }).await);
     }
-    jobs.sort_by(|a, b| {
-        b.priority.cmp(&a.priority).then(a.run_at.cmp(&b.run_at)).then(a.id.cmp(&b.id))
-    });
+    jobs.sort_by(|a, b| b.priority.cmp(&a.priority).then(a.run_at.cmp(&b.run_at)).then(a.id.cmp(&b.id)));
     let expected: Vec<JobId> = jobs.into_iter().map(|j| j.id).collect();
 
     let mut one_by_one = Vec::new();
@@ -122,8 +116,7 @@ pub async fn claim_filters_queues(f: Fixture) {
     let low_urgent = f.enqueue(in_queue("low", 3)).await;
 
     assert!(f.claim(&["gpu"], 10).await.is_empty());
-    let got: Vec<JobId> =
-        f.claim(&["high", "low"], 10).await.into_iter().map(|c| c.job.id).collect();
+    let got: Vec<JobId> = f.claim(&["high", "low"], 10).await.into_iter().map(|c| c.job.id).collect();
     assert_eq!(got, vec![low_urgent.id, high.id, low.id], "merged in claim order");
     assert_eq!(f.job(&batch).await.state, JobState::Queued);
     assert_eq!(f.claim(&["batch", "batch"], 10).await.len(), 1, "a repeated queue counts once");
@@ -192,4 +185,57 @@ pub async fn concurrent_claimers(f: Fixture) {
         }
     }
     assert_eq!(seen.len(), JOBS);
+}
+
+/// Concurrent writes stay separate: racing enqueues with one key make one job, and racing
+/// completions each finish their own job (a duplicate completion loses).
+pub async fn concurrent_writes(f: Fixture) {
+    let keyed = NewJob { idempotency_key: Some("race".into()), ..noop("t1") };
+    let racers = (0..16).map(|_| {
+        let (engine, new) = (f.engine.clone(), keyed.clone());
+        tokio::spawn(async move { engine.enqueue(new).await.expect("enqueue") })
+    });
+    let mut created = 0;
+    let mut ids = HashSet::new();
+    for racer in racers.collect::<Vec<_>>() {
+        let done = racer.await.expect("enqueuer");
+        created += usize::from(done.created);
+        ids.insert(done.job.id);
+    }
+    assert_eq!((created, ids.len()), (1, 1), "one job for one key");
+
+    for _ in 0..40 {
+        f.enqueue(noop("t1")).await;
+    }
+    let claimed = f.claim(&["default"], 100).await;
+    assert_eq!(claimed.len(), 41);
+    let twice = claimed[0].lease.clone();
+    let mut completions: Vec<_> = claimed
+        .iter()
+        .map(|c| {
+            let (engine, lease) = (f.engine.clone(), c.lease.clone());
+            let output = JobOutput { result: json!({ "job": lease.job_id }), ..Default::default() };
+            tokio::spawn(async move { (lease.clone(), engine.complete(&lease, output).await) })
+        })
+        .collect();
+    let engine = f.engine.clone();
+    completions.push(tokio::spawn(async move { (twice.clone(), engine.complete(&twice, JobOutput::default()).await) }));
+    let (mut ok, mut lost) = (0, 0);
+    for completion in completions {
+        match completion.await.expect("completer") {
+            (lease, Ok(job)) => {
+                ok += 1;
+                assert_eq!((job.id, job.state), (lease.job_id, JobState::Succeeded));
+            }
+            (_, Err(QueueError::LeaseLost)) => lost += 1,
+            (_, Err(e)) => panic!("complete: {e}"),
+        }
+    }
+    assert_eq!((ok, lost), (41, 1));
+    for c in &claimed {
+        let stored = f.job(&c.job).await;
+        assert_eq!(stored.state, JobState::Succeeded);
+        let by = stored.output.map(|o| o.result);
+        assert!(by == Some(json!({ "job": c.job.id })) || by == Some(serde_json::Value::Null));
+    }
 }

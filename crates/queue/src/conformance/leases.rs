@@ -92,15 +92,9 @@ pub async fn progress_keeps_step(f: Fixture) {
 pub async fn rescue_requeues(f: Fixture) {
     let job = f.enqueue(noop("t1")).await;
     let claimed = f.claim_one("default").await;
-    f.engine
-        .progress(&claimed.lease, Progress { step: Some("resize".into()), ..Default::default() })
-        .await
-        .unwrap();
+    f.engine.progress(&claimed.lease, Progress { step: Some("resize".into()), ..Default::default() }).await.unwrap();
     f.advance(LEASE);
-    assert!(
-        f.engine.rescue_expired(f.clock().now()).await.unwrap().is_empty(),
-        "expires after, not at"
-    );
+    assert!(f.engine.rescue_expired(f.clock().now()).await.unwrap().is_empty(), "expires after, not at");
     f.advance(Duration::from_millis(1));
     let now = f.clock().now();
 

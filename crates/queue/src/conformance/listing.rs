@@ -46,16 +46,14 @@ pub async fn list_filters_and_pages(f: Fixture) {
     assert_eq!(seen.iter().collect::<HashSet<_>>().len(), 23);
 
     let engine = &f.engine;
-    let count =
-        move |filter: JobFilter| async move { engine.list(&filter).await.unwrap().jobs.len() };
+    let count = move |filter: JobFilter| async move { engine.list(&filter).await.unwrap().jobs.len() };
     let all = JobFilter { limit: 500, ..Default::default() };
     assert_eq!(count(all.clone()).await, 27, "no tenant: every tenant");
     assert_eq!(count(JobFilter { tenant: Some("t2".into()), ..all.clone() }).await, 4);
     assert_eq!(count(JobFilter { kind: Some("print".into()), ..all.clone() }).await, 8);
     assert_eq!(count(JobFilter { queue: Some("low".into()), ..all.clone() }).await, 8);
     assert_eq!(count(JobFilter { state: Some(JobState::Running), ..all.clone() }).await, 2);
-    let running =
-        f.engine.list(&JobFilter { state: Some(JobState::Running), ..all.clone() }).await.unwrap();
+    let running = f.engine.list(&JobFilter { state: Some(JobState::Running), ..all.clone() }).await.unwrap();
     let ids: HashSet<JobId> = running.jobs.into_iter().map(|j| j.id).collect();
     assert_eq!(ids, claimed.into_iter().map(|c| c.job.id).collect());
     let narrow = JobFilter {
@@ -91,18 +89,14 @@ pub async fn events_in_order(f: Fixture) {
     let mut rx = f.engine.subscribe();
     let job = f.enqueue(NewJob { queue: "high".into(), ..noop("t1") }).await;
     let queued = next_for(&mut rx, &job.id).await;
-    assert_eq!(
-        (queued.state, queued.queue.as_str(), queued.tenant.as_str()),
-        (JobState::Queued, "high", "t1")
-    );
+    assert_eq!((queued.state, queued.queue.as_str(), queued.tenant.as_str()), (JobState::Queued, "high", "t1"));
 
     let lease = f.claim_one("high").await.lease;
     let running = next_for(&mut rx, &job.id).await;
     assert_eq!((running.state, running.attempt), (JobState::Running, 1));
 
     f.engine.heartbeat(&lease, Duration::from_secs(30)).await.unwrap();
-    let report =
-        Progress { step: Some("resize".into()), progress: 0.5, message: Some("half".into()) };
+    let report = Progress { step: Some("resize".into()), progress: 0.5, message: Some("half".into()) };
     f.engine.progress(&lease, report).await.unwrap();
     let progress = next_for(&mut rx, &job.id).await;
     assert_eq!(progress.state, JobState::Running, "the heartbeat published nothing");

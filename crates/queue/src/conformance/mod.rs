@@ -46,6 +46,7 @@ macro_rules! engine_conformance {
         $crate::engine_conformance!(@cases $factory;
             enqueue_get_roundtrip, enqueue_validates, idempotency, claim_order,
             claim_filters_queues, claim_waits_for_run_at, claim_limit, concurrent_claimers,
+            concurrent_writes,
             stale_lease_refused, heartbeat_extends_lease, progress_keeps_step,
             rescue_requeues, rescue_cancel_requested, rescue_last_attempt,
             release_gives_attempt_back, transient_failure_backs_off, permanent_failure,

@@ -11,12 +11,7 @@ use crate::error::QueueError;
 use crate::model::{Artifact, Control, JobFailure, JobOutput, JobState, NewJob, Progress};
 
 fn failure(code: &str, step: Option<&str>, retryable: bool) -> JobFailure {
-    JobFailure {
-        code: code.into(),
-        message: format!("{code} happened"),
-        step: step.map(String::from),
-        retryable,
-    }
+    JobFailure { code: code.into(), message: format!("{code} happened"), step: step.map(String::from), retryable }
 }
 
 fn invalid_state<T: std::fmt::Debug>(got: Result<T, QueueError>, state: JobState) {
@@ -36,8 +31,7 @@ pub async fn transient_failure_backs_off(f: Fixture) {
         let claimed = f.claim_one("default").await;
         assert_eq!(claimed.job.attempt, attempt);
         let now = f.clock().now();
-        let failed =
-            f.engine.fail(&claimed.lease, failure("io", Some("fetch"), true)).await.unwrap();
+        let failed = f.engine.fail(&claimed.lease, failure("io", Some("fetch"), true)).await.unwrap();
         assert_eq!((failed.state, failed.attempt), (JobState::Queued, attempt));
         assert!(failed.lease_owner.is_none() && failed.finished_at.is_none());
         assert_eq!(failed.error, Some(failure("io", Some("fetch"), true)));
@@ -101,10 +95,7 @@ pub async fn cancel_running(f: Fixture) {
     assert_eq!(done.state, JobState::Cancelled);
     assert_eq!(done.finished_at, Some(f.clock().now()));
     assert!(done.lease_owner.is_none());
-    assert!(matches!(
-        f.engine.heartbeat(&lease, Duration::from_secs(1)).await,
-        Err(QueueError::LeaseLost)
-    ));
+    assert!(matches!(f.engine.heartbeat(&lease, Duration::from_secs(1)).await, Err(QueueError::LeaseLost)));
 }
 
 /// Succeeded and failed jobs cannot be cancelled.
@@ -149,8 +140,7 @@ pub async fn retry_failed(f: Fixture) {
 pub async fn artifacts_expire(f: Fixture) {
     let ttl = f.config.artifact_ttl;
     let job = f.enqueue(noop("t1")).await;
-    let short =
-        f.enqueue(NewJob { artifact_ttl: Some(Duration::from_secs(60)), ..noop("t1") }).await;
+    let short = f.enqueue(NewJob { artifact_ttl: Some(Duration::from_secs(60)), ..noop("t1") }).await;
     let output = JobOutput {
         artifacts: vec![Artifact {
             name: "print.jpg".into(),

@@ -22,50 +22,44 @@ impl Catalog for SqliteEngine {
         .bind(&key.key_hash)
         .bind(&key.label)
         .bind(ms(self.config.clock.now()))
-        .fetch_one(&self.writer)
+        .fetch_one(&mut *self.writer().await?)
         .await?;
         row::api_key(&created)
     }
 
     async fn find_api_key(&self, key_hash: &str) -> Result<Option<ApiKey>> {
-        let found =
-            sqlx::query("SELECT * FROM api_keys WHERE key_hash = ?1 AND revoked_at IS NULL")
-                .bind(key_hash)
-                .fetch_optional(&self.reader)
-                .await?;
+        let found = sqlx::query("SELECT * FROM api_keys WHERE key_hash = ?1 AND revoked_at IS NULL")
+            .bind(key_hash)
+            .fetch_optional(&self.reader)
+            .await?;
         found.as_ref().map(row::api_key).transpose()
     }
 
     async fn list_api_keys(&self) -> Result<Vec<ApiKey>> {
-        let rows = sqlx::query("SELECT * FROM api_keys ORDER BY created_at, id")
-            .fetch_all(&self.reader)
-            .await?;
+        let rows = sqlx::query("SELECT * FROM api_keys ORDER BY created_at, id").fetch_all(&self.reader).await?;
         rows.iter().map(row::api_key).collect()
     }
 
     async fn revoke_api_key(&self, id: &str) -> Result<bool> {
-        let done =
-            sqlx::query("UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL")
-                .bind(id)
-                .bind(ms(self.config.clock.now()))
-                .execute(&self.writer)
-                .await?;
+        let done = sqlx::query("UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL")
+            .bind(id)
+            .bind(ms(self.config.clock.now()))
+            .execute(&mut *self.writer().await?)
+            .await?;
         Ok(done.rows_affected() > 0)
     }
 
     async fn has_api_keys(&self) -> Result<bool> {
-        let live: bool =
-            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM api_keys WHERE revoked_at IS NULL)")
-                .fetch_one(&self.reader)
-                .await?;
+        let live: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM api_keys WHERE revoked_at IS NULL)")
+            .fetch_one(&self.reader)
+            .await?;
         Ok(live)
     }
 
     async fn insert_upload(&self, upload: NewUpload) -> Result<(Upload, bool)> {
-        let bytes = i64::try_from(upload.bytes).map_err(|_| {
-            QueueError::Invalid(format!("upload too large: {} bytes", upload.bytes))
-        })?;
-        let mut conn = self.writer.acquire().await?;
+        let bytes = i64::try_from(upload.bytes)
+            .map_err(|_| QueueError::Invalid(format!("upload too large: {} bytes", upload.bytes)))?;
+        let mut conn = self.writer().await?;
         let inserted = sqlx::query(
             "INSERT INTO uploads (id, tenant, sha256, bytes, content_type, filename, blob_key, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)

@@ -1,87 +1,23 @@
-//! Job operations that are not a worker's: enqueue (idempotent), cancel, retry, get,
-//! list, lease rescue and artifact expiry. Each is one statement on the writer; when it
+//! Job operations that are neither a worker's nor enqueue: cancel, retry, get, list,
+//! lease rescue and artifact expiry. Each is one statement on the writer; when it
 //! touches no row, a read on the same (held) writer connection says why.
 
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::{Sqlite, SqliteConnection};
 use sqlx::{Executor, QueryBuilder};
 
-use super::{SqliteEngine, duration_ms, ms, row};
+use super::{SqliteEngine, ms, row};
 use crate::engine::Result;
 use crate::error::QueueError;
-use crate::model::{Enqueued, Job, JobFilter, JobId, JobPage, JobState, NewJob};
+use crate::model::{Job, JobFilter, JobId, JobPage, JobState};
 
 /// Default and largest page of `list`.
 const PAGE_DEFAULT: u32 = 50;
 const PAGE_MAX: u32 = 500;
 
-pub(super) async fn enqueue(engine: &SqliteEngine, new: NewJob) -> Result<Enqueued> {
-    validate(&new)?;
-    let now = engine.config.clock.now();
-    let fingerprint = new.fingerprint();
-    let mut conn = engine.writer.acquire().await?;
-    let inserted = sqlx::query(
-        "INSERT INTO jobs (id, tenant, kind, queue, priority, state, progress, attempt,
-            max_attempts, run_at, cancel_requested, idempotency_key, fingerprint, input,
-            correlation_id, artifact_ttl_ms, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, 'queued', 0, 0, ?6, ?7, 0, ?8, ?9, ?10, ?11, ?12, ?13, ?13)
-         ON CONFLICT (tenant, idempotency_key) DO NOTHING
-         RETURNING *",
-    )
-    .bind(JobId::new().0)
-    .bind(&new.tenant)
-    .bind(&new.kind)
-    .bind(&new.queue)
-    .bind(new.priority)
-    .bind(new.max_attempts)
-    .bind(ms(new.run_at.unwrap_or(now)))
-    .bind(&new.idempotency_key)
-    .bind(&fingerprint)
-    .bind(row::to_json(&new.input)?)
-    .bind(&new.correlation_id)
-    .bind(new.artifact_ttl.map(duration_ms))
-    .bind(ms(now))
-    .fetch_optional(&mut *conn)
-    .await?;
-    if let Some(inserted) = inserted {
-        drop(conn);
-        let job = row::job(&inserted)?;
-        engine.publish(&job);
-        return Ok(Enqueued { job, created: true });
-    }
-    // The key was used before: same request, same job; otherwise a conflict.
-    let existing = sqlx::query("SELECT * FROM jobs WHERE tenant = ?1 AND idempotency_key = ?2")
-        .bind(&new.tenant)
-        .bind(&new.idempotency_key)
-        .fetch_one(&mut *conn)
-        .await?;
-    let stored: String = sqlx::Row::try_get(&existing, "fingerprint")?;
-    if stored != fingerprint {
-        return Err(QueueError::IdempotencyConflict);
-    }
-    Ok(Enqueued { job: row::job(&existing)?, created: false })
-}
-
-fn validate(new: &NewJob) -> Result<()> {
-    let problem = if new.tenant.is_empty() {
-        "tenant must not be empty"
-    } else if new.kind.is_empty() {
-        "kind must not be empty"
-    } else if new.queue.is_empty() {
-        "queue must not be empty"
-    } else if new.max_attempts < 1 {
-        "max_attempts must be at least 1"
-    } else if new.idempotency_key.as_deref() == Some("") {
-        "idempotency key must not be empty"
-    } else {
-        return Ok(());
-    };
-    Err(QueueError::Invalid(problem.into()))
-}
-
 pub(super) async fn cancel(engine: &SqliteEngine, tenant: Option<&str>, id: &JobId) -> Result<Job> {
     let now = ms(engine.config.clock.now());
-    let mut conn = engine.writer.acquire().await?;
+    let mut conn = engine.writer().await?;
     let updated = sqlx::query(
         "UPDATE jobs SET
             state = CASE WHEN state = 'queued' THEN 'cancelled' ELSE state END,
@@ -112,7 +48,7 @@ pub(super) async fn cancel(engine: &SqliteEngine, tenant: Option<&str>, id: &Job
 
 pub(super) async fn retry(engine: &SqliteEngine, tenant: Option<&str>, id: &JobId) -> Result<Job> {
     let now = ms(engine.config.clock.now());
-    let mut conn = engine.writer.acquire().await?;
+    let mut conn = engine.writer().await?;
     let updated = sqlx::query(
         "UPDATE jobs SET state = 'queued', attempt = 0, cancel_requested = 0, error = NULL,
             step = NULL, progress = 0, message = NULL, run_at = ?3, finished_at = NULL,
@@ -130,7 +66,7 @@ pub(super) async fn retry(engine: &SqliteEngine, tenant: Option<&str>, id: &JobI
 
 pub(super) async fn mark_expired(engine: &SqliteEngine, id: &JobId) -> Result<Job> {
     let now = ms(engine.config.clock.now());
-    let mut conn = engine.writer.acquire().await?;
+    let mut conn = engine.writer().await?;
     let updated = sqlx::query(
         "UPDATE jobs SET state = 'expired', updated_at = ?2
          WHERE id = ?1 AND state = 'succeeded'
@@ -205,10 +141,7 @@ pub(super) async fn list(engine: &SqliteEngine, filter: &JobFilter) -> Result<Jo
     Ok(JobPage { jobs, next_cursor })
 }
 
-pub(super) async fn rescue_expired(
-    engine: &SqliteEngine,
-    now: DateTime<Utc>,
-) -> Result<Vec<JobId>> {
+pub(super) async fn rescue_expired(engine: &SqliteEngine, now: DateTime<Utc>) -> Result<Vec<JobId>> {
     // One set-based, state-guarded statement: a concurrent sweeper finds nothing left.
     let rows = sqlx::query(
         "UPDATE jobs SET
@@ -231,7 +164,7 @@ pub(super) async fn rescue_expired(
          RETURNING *",
     )
     .bind(ms(now))
-    .fetch_all(&engine.writer)
+    .fetch_all(&mut *engine.writer().await?)
     .await?;
     let mut ids = Vec::with_capacity(rows.len());
     for rescued in &rows {
@@ -242,11 +175,7 @@ pub(super) async fn rescue_expired(
     Ok(ids)
 }
 
-pub(super) async fn due_for_expiry(
-    engine: &SqliteEngine,
-    now: DateTime<Utc>,
-    limit: u32,
-) -> Result<Vec<Job>> {
+pub(super) async fn due_for_expiry(engine: &SqliteEngine, now: DateTime<Utc>, limit: u32) -> Result<Vec<Job>> {
     let rows = sqlx::query(
         "SELECT * FROM jobs WHERE state = 'succeeded' AND artifacts_expire_at < ?1
          ORDER BY artifacts_expire_at, id LIMIT ?2",

@@ -4,9 +4,13 @@
 
 use std::time::Duration;
 
-use sqlx::sqlite::SqliteRow;
-use sqlx::{AssertSqlSafe, Row};
+use std::collections::HashMap;
 
+use serde::Serialize;
+use sqlx::sqlite::{SqliteConnection, SqliteRow};
+use sqlx::{AssertSqlSafe, Connection, Row};
+
+use super::combine::{self, Pending};
 use super::{SqliteEngine, duration_ms, ms, row};
 use crate::engine::Result;
 use crate::error::QueueError;
@@ -34,8 +38,7 @@ fn claim_sql(queues: usize) -> String {
     let inner = if queues == 1 {
         candidates(6)
     } else {
-        let branches: Vec<String> =
-            (0..queues).map(|i| format!("SELECT * FROM ({})", candidates(6 + i))).collect();
+        let branches: Vec<String> = (0..queues).map(|i| format!("SELECT * FROM ({})", candidates(6 + i))).collect();
         format!(
             "SELECT id, priority, run_at FROM ({}) ORDER BY priority DESC, run_at, id LIMIT ?5",
             branches.join(" UNION ALL ")
@@ -72,7 +75,7 @@ pub(super) async fn claim(
     for queue in wanted {
         query = query.bind(queue);
     }
-    let rows = query.fetch_all(&engine.writer).await?;
+    let rows = query.fetch_all(&mut *engine.writer().await?).await?;
     let mut claimed = Vec::with_capacity(rows.len());
     for leased in &rows {
         let token: String = leased.try_get("lease_token")?;
@@ -81,9 +84,7 @@ pub(super) async fn claim(
     }
     // RETURNING has no order: hand jobs out in claim order.
     claimed.sort_by(|a, b| {
-        (b.job.priority.cmp(&a.job.priority))
-            .then(a.job.run_at.cmp(&b.job.run_at))
-            .then(a.job.id.cmp(&b.job.id))
+        (b.job.priority.cmp(&a.job.priority)).then(a.job.run_at.cmp(&b.job.run_at)).then(a.job.id.cmp(&b.job.id))
     });
     for c in &claimed {
         engine.publish(&c.job);
@@ -91,11 +92,7 @@ pub(super) async fn claim(
     Ok(claimed)
 }
 
-pub(super) async fn heartbeat(
-    engine: &SqliteEngine,
-    lease: &Lease,
-    extend: Duration,
-) -> Result<Control> {
+pub(super) async fn heartbeat(engine: &SqliteEngine, lease: &Lease, extend: Duration) -> Result<Control> {
     let now = ms(engine.config.clock.now());
     let cancel: Option<bool> = sqlx::query_scalar(
         "UPDATE jobs SET lease_expires_at = ?3
@@ -105,7 +102,7 @@ pub(super) async fn heartbeat(
     .bind(lease.job_id.as_str())
     .bind(&lease.token)
     .bind(now + duration_ms(extend))
-    .fetch_optional(&engine.writer)
+    .fetch_optional(&mut *engine.writer().await?)
     .await?;
     control(cancel.ok_or(QueueError::LeaseLost)?)
 }
@@ -114,11 +111,7 @@ fn control(cancel_requested: bool) -> Result<Control> {
     Ok(if cancel_requested { Control::Cancel } else { Control::Continue })
 }
 
-pub(super) async fn progress(
-    engine: &SqliteEngine,
-    lease: &Lease,
-    progress: Progress,
-) -> Result<Control> {
+pub(super) async fn progress(engine: &SqliteEngine, lease: &Lease, progress: Progress) -> Result<Control> {
     let now = ms(engine.config.clock.now());
     let updated = sqlx::query(
         "UPDATE jobs SET step = COALESCE(?3, step), progress = ?4, message = ?5, updated_at = ?6
@@ -131,44 +124,84 @@ pub(super) async fn progress(
     .bind(progress.progress.clamp(0.0, 1.0))
     .bind(progress.message)
     .bind(now)
-    .fetch_optional(&engine.writer)
+    .fetch_optional(&mut *engine.writer().await?)
     .await?;
     let job = fenced(engine, updated)?;
     control(job.cancel_requested)
 }
 
-pub(super) async fn complete(
-    engine: &SqliteEngine,
-    lease: &Lease,
-    output: JobOutput,
-) -> Result<Job> {
-    let now = ms(engine.config.clock.now());
-    let updated = sqlx::query(
-        "UPDATE jobs SET state = 'succeeded', progress = 1, output = ?3, error = NULL,
-            finished_at = ?4, updated_at = ?4,
-            artifacts_expire_at = ?4 + COALESCE(artifact_ttl_ms, ?5),
-            lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL
-         WHERE id = ?1 AND state = 'running' AND lease_token = ?2
-         RETURNING *",
-    )
-    .bind(lease.job_id.as_str())
-    .bind(&lease.token)
-    .bind(row::to_json(&output)?)
-    .bind(now)
-    .bind(duration_ms(engine.config.artifact_ttl))
-    .fetch_optional(&engine.writer)
-    .await?;
-    fenced(engine, updated)
+/// One completion, as the batch statement reads it from a JSON array.
+#[derive(Debug, Serialize)]
+pub(super) struct Completion {
+    id: String,
+    token: String,
+    /// The output document as JSON text (kept verbatim).
+    output: String,
 }
 
-pub(super) async fn fail(
-    engine: &SqliteEngine,
-    lease: &Lease,
-    mut failure: JobFailure,
-) -> Result<Job> {
+const COMPLETE: &str = "UPDATE jobs SET state = 'succeeded', progress = 1, output = done.output,
+        error = NULL, finished_at = ?2, updated_at = ?2,
+        artifacts_expire_at = ?2 + COALESCE(artifact_ttl_ms, ?3),
+        lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL
+    FROM (SELECT json_extract(value, '$.id') AS id, json_extract(value, '$.token') AS token,
+                 json_extract(value, '$.output') AS output
+          FROM json_each(?1)) AS done
+    WHERE jobs.id = done.id AND jobs.state = 'running' AND jobs.lease_token = done.token
+    RETURNING *";
+
+/// Completes every job whose worker is waiting for the writer, in one statement (see
+/// [`super::combine`]).
+pub(super) async fn complete(engine: &SqliteEngine, lease: &Lease, output: JobOutput) -> Result<Job> {
+    let mut rx = engine.completes.push(Completion {
+        id: lease.job_id.0.clone(),
+        token: lease.token.clone(),
+        output: row::to_json(&output)?,
+    });
+    tokio::select! {
+        biased;
+        done = &mut rx => return combine::outcome(done),
+        conn = engine.writer() => {
+            let mut conn = conn?;
+            let batch = engine.completes.take();
+            if !batch.is_empty() {
+                complete_batch(engine, &mut conn, batch).await;
+            }
+        }
+    }
+    combine::outcome(rx.await)
+}
+
+async fn complete_batch(engine: &SqliteEngine, conn: &mut SqliteConnection, batch: Vec<Pending<Completion, Job>>) {
+    let requests: Vec<&Completion> = batch.iter().map(|(request, _)| request).collect();
+    let now = ms(engine.config.clock.now());
+    let done = async {
+        let rows = sqlx::query(COMPLETE)
+            .bind(row::to_json(&requests)?)
+            .bind(now)
+            .bind(duration_ms(engine.config.artifact_ttl))
+            .fetch_all(&mut *conn)
+            .await?;
+        rows.iter().map(|r| row::job(r).map(|job| (job.id.0.clone(), job))).collect::<Result<HashMap<_, _>>>()
+    };
+    let mut done = match done.await {
+        Ok(done) => done,
+        Err(e) => return combine::fail_all(batch, &e),
+    };
+    for (request, tx) in batch {
+        // A job listed twice in one batch completes once; the other request lost the race.
+        let outcome = done.remove(&request.id).ok_or(QueueError::LeaseLost);
+        if let Ok(job) = &outcome {
+            engine.publish(job);
+        }
+        let _ = tx.send(outcome);
+    }
+}
+
+pub(super) async fn fail(engine: &SqliteEngine, lease: &Lease, mut failure: JobFailure) -> Result<Job> {
     let now = engine.config.clock.now();
     // The backoff depends on the attempt: read it and write the outcome in one transaction.
-    let mut tx = engine.writer.begin_with("BEGIN IMMEDIATE").await?;
+    let mut conn = engine.writer().await?;
+    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
     let held = sqlx::query(
         "SELECT attempt, max_attempts, cancel_requested, step FROM jobs
          WHERE id = ?1 AND state = 'running' AND lease_token = ?2",
@@ -226,7 +259,7 @@ pub(super) async fn finish_cancelled(engine: &SqliteEngine, lease: &Lease) -> Re
     .bind(lease.job_id.as_str())
     .bind(&lease.token)
     .bind(now)
-    .fetch_optional(&engine.writer)
+    .fetch_optional(&mut *engine.writer().await?)
     .await?;
     fenced(engine, updated)
 }
@@ -247,7 +280,7 @@ pub(super) async fn release(engine: &SqliteEngine, lease: &Lease) -> Result<Job>
     .bind(lease.job_id.as_str())
     .bind(&lease.token)
     .bind(now)
-    .fetch_optional(&engine.writer)
+    .fetch_optional(&mut *engine.writer().await?)
     .await?;
     fenced(engine, updated)
 }

@@ -2,36 +2,41 @@
 //! (so writers never meet `SQLITE_BUSY` among themselves) and a small read pool for `get`,
 //! `list` and the catalog's lookups. Migrations are embedded and applied at open.
 //!
-//! - [`jobs`]: enqueue, cancel, retry, get, list, lease rescue and artifact expiry.
+//! - [`enqueue`]: idempotent enqueue.
+//! - [`jobs`]: cancel, retry, get, list, lease rescue and artifact expiry.
 //! - [`lease`]: the worker's fenced writes (claim, heartbeat, progress, outcomes).
+//! - [`combine`]: concurrent enqueues (and completions) share one statement.
 //! - [`catalog`]: API keys and uploads.
 //! - [`row`]: decoding rows, one function per table.
 
 mod catalog;
+mod combine;
+mod enqueue;
 mod jobs;
 mod lease;
 mod row;
 
 use std::str::FromStr;
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::SqlSafeStr;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use tokio::sync::broadcast;
+use sqlx::{ConnectOptions, SqlSafeStr};
+use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard, broadcast};
 
+use self::combine::Combiner;
 use crate::EngineConfig;
 use crate::clock::Clock;
 use crate::engine::{Engine, Result};
 use crate::error::QueueError;
 use crate::model::{
-    Claimed, Control, Enqueued, Job, JobEvent, JobFailure, JobFilter, JobId, JobOutput, JobPage,
-    Lease, NewJob, Progress,
+    Claimed, Control, Enqueued, Job, JobEvent, JobFailure, JobFilter, JobId, JobOutput, JobPage, Lease, NewJob,
+    Progress,
 };
 
 /// The embedded schema, newest last. Applied by [`SqliteEngine::migrate`] (and at open).
@@ -47,6 +52,9 @@ static MIGRATOR: LazyLock<Migrator> = LazyLock::new(|| {
 
 /// How long a connection waits for a lock held by another process before `SQLITE_BUSY`.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// WAL pages between automatic checkpoints (16 MiB at 4 KiB pages): fewer, larger
+/// checkpoints than SQLite's 1000 keep the writer's tail latency down under load.
+const WAL_CHECKPOINT_PAGES: &str = "4000";
 /// Connections in the read pool.
 const READERS: u32 = 4;
 
@@ -54,12 +62,18 @@ const READERS: u32 = 4;
 /// meant to be used as `Arc<dyn Engine>` and `Arc<dyn Catalog>`.
 #[derive(Debug, Clone)]
 pub struct SqliteEngine {
-    /// Exactly one connection: every write goes through it, in order.
-    writer: SqlitePool,
+    /// Exactly one connection: every write goes through it, in order (`None` once closed).
+    /// A plain connection behind a mutex, not a one-connection pool: on a small machine
+    /// the pool's acquire and release cost as much as the statement.
+    writer: Arc<Mutex<Option<SqliteConnection>>>,
     /// Reads that need no ordering with a write in progress.
     reader: SqlitePool,
     config: EngineConfig,
     events: broadcast::Sender<JobEvent>,
+    /// Enqueues waiting for the writer.
+    enqueues: Arc<Combiner<enqueue::NewRow, Enqueued>>,
+    /// Completions waiting for the writer.
+    completes: Arc<Combiner<lease::Completion, Job>>,
 }
 
 impl SqliteEngine {
@@ -72,24 +86,30 @@ impl SqliteEngine {
             .foreign_keys(true)
             .busy_timeout(BUSY_TIMEOUT)
             .synchronous(SqliteSynchronous::Normal);
-        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-        let writer =
-            pool(1).connect_with(base.clone().journal_mode(SqliteJournalMode::Wal)).await?;
-        let reader = if in_memory {
-            // Each in-memory connection would be its own database: read through the writer.
-            writer.clone()
-        } else {
-            pool(READERS).connect_with(base.pragma("query_only", "ON")).await?
-        };
+        let mut writer = base
+            .clone()
+            .journal_mode(SqliteJournalMode::Wal)
+            .pragma("wal_autocheckpoint", WAL_CHECKPOINT_PAGES)
+            .connect()
+            .await?;
+        MIGRATOR.run(&mut writer).await?;
+        // `sqlite::memory:` names one shared-cache database, so readers see the writer's.
+        let reader = pool(READERS).connect_with(base.pragma("query_only", "ON")).await?;
         let (events, _) = broadcast::channel(config.event_capacity.max(1));
-        let engine = Self { writer, reader, config, events };
-        engine.migrate().await?;
-        Ok(engine)
+        Ok(Self {
+            writer: Arc::new(Mutex::new(Some(writer))),
+            reader,
+            config,
+            events,
+            enqueues: Arc::new(Combiner::new()),
+            completes: Arc::new(Combiner::new()),
+        })
     }
 
     /// Applies any embedded migration not yet applied (idempotent; `open` already does).
     pub async fn migrate(&self) -> Result<(), QueueError> {
-        MIGRATOR.run(&self.writer).await?;
+        let mut writer = self.writer().await?;
+        MIGRATOR.run(&mut *writer).await?;
         Ok(())
     }
 
@@ -103,10 +123,20 @@ impl SqliteEngine {
         &self.config
     }
 
-    /// Closes both pools, waiting for connections in use to be returned.
+    /// Closes the writer and the read pool (waiting for reads in flight); later calls
+    /// fail with a database error.
     pub async fn close(&self) {
+        if let Some(writer) = self.writer.lock().await.take() {
+            // Closing a local file does not fail in any way a caller could act on.
+            let _ = sqlx::Connection::close(writer).await;
+        }
         self.reader.close().await;
-        self.writer.close().await;
+    }
+
+    /// The writer connection, held until the guard drops: every write goes through here.
+    async fn writer(&self) -> Result<MappedMutexGuard<'_, SqliteConnection>> {
+        MutexGuard::try_map(self.writer.lock().await, Option::as_mut)
+            .map_err(|_| QueueError::Database(sqlx::Error::PoolClosed))
     }
 
     /// Publishes a committed change. Nobody listening is fine.
@@ -115,8 +145,8 @@ impl SqliteEngine {
     }
 }
 
-/// Pool options shared by the writer and the readers: connections live forever and are
-/// not pinged before each use (a local file does not drop connections).
+/// Read pool options: connections live forever and are not pinged before each use (a
+/// local file does not drop connections).
 fn pool(size: u32) -> SqlitePoolOptions {
     SqlitePoolOptions::new()
         .max_connections(size)
@@ -124,6 +154,13 @@ fn pool(size: u32) -> SqlitePoolOptions {
         .test_before_acquire(false)
         .idle_timeout(None)
         .max_lifetime(None)
+}
+
+/// Runs a write to completion even if its caller stops waiting.
+async fn detached<T: Send + 'static>(write: impl Future<Output = Result<T>> + Send + 'static) -> Result<T> {
+    tokio::spawn(write)
+        .await
+        .unwrap_or_else(|e| Err(QueueError::Database(sqlx::Error::Protocol(format!("write task failed: {e}")))))
 }
 
 /// Unix milliseconds, the stored form of every timestamp.
@@ -139,16 +176,13 @@ fn duration_ms(d: Duration) -> i64 {
 #[async_trait]
 impl Engine for SqliteEngine {
     async fn enqueue(&self, job: NewJob) -> Result<Enqueued> {
-        jobs::enqueue(self, job).await
+        // Combined writes run other callers' requests too: run them in their own task so
+        // a caller that gives up (a dropped HTTP request) cannot abandon the others.
+        let engine = self.clone();
+        detached(async move { enqueue::enqueue(&engine, job).await }).await
     }
 
-    async fn claim(
-        &self,
-        worker: &str,
-        queues: &[String],
-        limit: usize,
-        lease: Duration,
-    ) -> Result<Vec<Claimed>> {
+    async fn claim(&self, worker: &str, queues: &[String], limit: usize, lease: Duration) -> Result<Vec<Claimed>> {
         lease::claim(self, worker, queues, limit, lease).await
     }
 
@@ -161,7 +195,8 @@ impl Engine for SqliteEngine {
     }
 
     async fn complete(&self, lease: &Lease, output: JobOutput) -> Result<Job> {
-        lease::complete(self, lease, output).await
+        let (engine, lease) = (self.clone(), lease.clone());
+        detached(async move { lease::complete(&engine, &lease, output).await }).await
     }
 
     async fn fail(&self, lease: &Lease, failure: JobFailure) -> Result<Job> {

@@ -20,8 +20,7 @@ pub(super) fn job(row: &SqliteRow) -> Result<Job> {
         kind: row.try_get("kind")?,
         queue: row.try_get("queue")?,
         priority: row.try_get("priority")?,
-        state: JobState::parse(&state)
-            .ok_or_else(|| QueueError::Corrupt(format!("unknown job state {state:?}")))?,
+        state: JobState::parse(&state).ok_or_else(|| QueueError::Corrupt(format!("unknown job state {state:?}")))?,
         step: row.try_get("step")?,
         progress: row.try_get("progress")?,
         message: row.try_get("message")?,
@@ -64,8 +63,7 @@ pub(super) fn upload(row: &SqliteRow) -> Result<Upload> {
         id: row.try_get("id")?,
         tenant: row.try_get("tenant")?,
         sha256: row.try_get("sha256")?,
-        bytes: u64::try_from(bytes)
-            .map_err(|_| QueueError::Corrupt(format!("negative upload size {bytes}")))?,
+        bytes: u64::try_from(bytes).map_err(|_| QueueError::Corrupt(format!("negative upload size {bytes}")))?,
         content_type: row.try_get("content_type")?,
         filename: row.try_get("filename")?,
         blob_key: row.try_get("blob_key")?,
@@ -75,9 +73,7 @@ pub(super) fn upload(row: &SqliteRow) -> Result<Upload> {
 
 /// A stored unix-milliseconds timestamp.
 pub(super) fn time(ms: i64) -> Result<DateTime<Utc>> {
-    Utc.timestamp_millis_opt(ms)
-        .single()
-        .ok_or_else(|| QueueError::Corrupt(format!("timestamp out of range: {ms}")))
+    Utc.timestamp_millis_opt(ms).single().ok_or_else(|| QueueError::Corrupt(format!("timestamp out of range: {ms}")))
 }
 
 fn opt_time(ms: Option<i64>) -> Result<Option<DateTime<Utc>>> {
@@ -94,6 +90,5 @@ fn opt_json<T: DeserializeOwned>(text: Option<String>) -> Result<Option<T>> {
 
 /// A document to store as JSON text.
 pub(super) fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
-    serde_json::to_string(value)
-        .map_err(|e| QueueError::Invalid(format!("unserializable document: {e}")))
+    serde_json::to_string(value).map_err(|e| QueueError::Invalid(format!("unserializable document: {e}")))
 }

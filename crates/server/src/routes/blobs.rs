@@ -15,28 +15,42 @@ use crate::AppState;
 use crate::error::ApiError;
 
 /// Serves a signed blob link.
-pub async fn serve(State(state): State<AppState>, Path(key): Path<String>, RawQuery(query): RawQuery, headers: HeaderMap) -> Result<Response, ApiError> {
+pub async fn serve(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let forbidden = || ApiError::new(StatusCode::FORBIDDEN, "signature_invalid", "the link is not valid");
     let q = query.as_deref().and_then(SignedQuery::parse).ok_or_else(forbidden)?;
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     state.signer.verify("GET", &key, &q, now)?;
     let key = BlobKey::new(key).map_err(|_| forbidden())?;
     let meta = state.blobs.head(&key).await?;
-    if headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| v.split(',').any(|t| t.trim() == meta.etag || t.trim() == "*")) {
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == meta.etag || t.trim() == "*"))
+    {
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, header_value(&meta.etag)?)]).into_response());
     }
     let range = match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
-        Some(r) if meta.size > 0 => match http_range_header::parse_range_header(r).and_then(|p| p.validate(meta.size)) {
-            Ok(ranges) if ranges.len() == 1 => Some((*ranges[0].start(), Some(*ranges[0].end()))),
-            Ok(_) => None, // several ranges: serve the whole blob
-            Err(_) => return Err(unsatisfiable(meta.size)),
-        },
+        Some(r) if meta.size > 0 => {
+            match http_range_header::parse_range_header(r).and_then(|p| p.validate(meta.size)) {
+                Ok(ranges) if ranges.len() == 1 => Some((*ranges[0].start(), Some(*ranges[0].end()))),
+                Ok(_) => None, // several ranges: serve the whole blob
+                Err(_) => return Err(unsatisfiable(meta.size)),
+            }
+        }
         _ => None,
     };
     let got = state.blobs.get(&key, range).await?;
     let mut res = Response::new(Body::from_stream(got.body));
     let h = res.headers_mut();
-    h.insert(header::CONTENT_TYPE, header_value(got.meta.content_type.as_deref().unwrap_or_else(|| guess_type(key.as_str())))?);
+    h.insert(
+        header::CONTENT_TYPE,
+        header_value(got.meta.content_type.as_deref().unwrap_or_else(|| guess_type(key.as_str())))?,
+    );
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(if meta.size == 0 { 0 } else { got.range.len() }));
     h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     h.insert(header::ETAG, header_value(&meta.etag)?);

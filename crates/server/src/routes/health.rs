@@ -18,5 +18,10 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
     let blobs = state.blobs.ping().await.map_err(|e| e.to_string());
     let status = if engine.is_ok() && blobs.is_ok() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     let show = |r: Result<(), String>| r.err().unwrap_or_else(|| "ok".into());
-    (status, Json(json!({ "status": if status.is_success() { "ready" } else { "unavailable" }, "engine": show(engine), "blobs": show(blobs) })))
+    (
+        status,
+        Json(
+            json!({ "status": if status.is_success() { "ready" } else { "unavailable" }, "engine": show(engine), "blobs": show(blobs) }),
+        ),
+    )
 }

@@ -72,12 +72,21 @@ pub async fn create(
 fn header_text(headers: &HeaderMap, name: &str) -> Result<Option<String>, ApiError> {
     headers
         .get(name)
-        .map(|v| v.to_str().map(str::to_owned).map_err(|_| ApiError::bad_request("invalid_header", format!("{name} must be ASCII"))))
+        .map(|v| {
+            v.to_str()
+                .map(str::to_owned)
+                .map_err(|_| ApiError::bad_request("invalid_header", format!("{name} must be ASCII")))
+        })
         .transpose()
 }
 
 /// `GET /v1/jobs/{id}`.
-pub async fn show(State(state): State<AppState>, tenant: Tenant, headers: HeaderMap, Path(id): Path<String>) -> Result<Json<JobView>, ApiError> {
+pub async fn show(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<JobView>, ApiError> {
     let job = state.engine.get(Some(&tenant.id), &JobId(id)).await?.ok_or(QueueError::NotFound)?;
     Ok(Json(JobView::new(&state, &base_url(&state, &headers), &job)))
 }
@@ -102,7 +111,9 @@ pub async fn list(
     let Query(q) = query?;
     let job_state = match q.state.as_deref() {
         None | Some("") => None,
-        Some(s) => Some(JobState::parse(s).ok_or_else(|| ApiError::bad_request("invalid_query", format!("unknown state {s:?}")))?),
+        Some(s) => Some(
+            JobState::parse(s).ok_or_else(|| ApiError::bad_request("invalid_query", format!("unknown state {s:?}")))?,
+        ),
     };
     let filter = JobFilter {
         tenant: Some(tenant.id),
@@ -120,7 +131,12 @@ pub async fn list(
 
 /// `DELETE /v1/jobs/{id}`: a queued job is cancelled at once (200); a running one is
 /// asked to stop (202, `cancel_requested`); a finished one is a 409.
-pub async fn cancel(State(state): State<AppState>, tenant: Tenant, headers: HeaderMap, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub async fn cancel(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let job = state.engine.cancel(Some(&tenant.id), &JobId(id)).await.map_err(|e| match e {
         QueueError::InvalidState(s) => ApiError::conflict("job_finished", format!("the job is already {s}")),
         other => other.into(),
@@ -130,16 +146,29 @@ pub async fn cancel(State(state): State<AppState>, tenant: Tenant, headers: Head
 }
 
 /// `POST /v1/jobs/{id}/retry`: runs a failed or cancelled job again.
-pub async fn retry(State(state): State<AppState>, tenant: Tenant, headers: HeaderMap, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub async fn retry(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let job = state.engine.retry(Some(&tenant.id), &JobId(id)).await.map_err(|e| match e {
-        QueueError::InvalidState(s) => ApiError::conflict("not_retryable", format!("only failed or cancelled jobs can be retried; this one is {s}")),
+        QueueError::InvalidState(s) => ApiError::conflict(
+            "not_retryable",
+            format!("only failed or cancelled jobs can be retried; this one is {s}"),
+        ),
         other => other.into(),
     })?;
     Ok((StatusCode::ACCEPTED, Json(JobView::new(&state, &base_url(&state, &headers), &job))).into_response())
 }
 
 /// `GET /v1/jobs/{id}/download`: 302 to the job's only artifact.
-pub async fn download(state: State<AppState>, tenant: Tenant, headers: HeaderMap, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub async fn download(
+    state: State<AppState>,
+    tenant: Tenant,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     redirect_to_artifact(state, tenant, headers, id, None).await
 }
 
@@ -163,12 +192,17 @@ async fn redirect_to_artifact(
     let job = state.engine.get(Some(&tenant.id), &JobId(id)).await?.ok_or(QueueError::NotFound)?;
     match job.state {
         JobState::Succeeded => {}
-        JobState::Expired => return Err(ApiError::new(StatusCode::GONE, "artifacts_expired", "the job's artifacts have expired")),
+        JobState::Expired => {
+            return Err(ApiError::new(StatusCode::GONE, "artifacts_expired", "the job's artifacts have expired"));
+        }
         s => return Err(ApiError::conflict("job_not_finished", format!("the job is {s}; nothing to download yet"))),
     }
     let artifacts = job.output.map(|o| o.artifacts).unwrap_or_default();
     let artifact = match name {
-        Some(n) => artifacts.into_iter().find(|a| a.name == n).ok_or_else(|| ApiError::not_found("artifact_not_found", "artifact"))?,
+        Some(n) => artifacts
+            .into_iter()
+            .find(|a| a.name == n)
+            .ok_or_else(|| ApiError::not_found("artifact_not_found", "artifact"))?,
         None if artifacts.len() == 1 => artifacts.into_iter().next().expect("one artifact"),
         None if artifacts.is_empty() => return Err(ApiError::not_found("artifact_not_found", "artifact")),
         None => {
@@ -178,6 +212,11 @@ async fn redirect_to_artifact(
     };
     let (url, _) = signed_link(&state, &base_url(&state, &headers), &artifact.key, &artifact.name)
         .ok_or_else(|| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "link_failed", "could not sign a link"))?;
-    let location = HeaderValue::from_str(&url).map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "link_failed", "bad link"))?;
-    Ok((StatusCode::FOUND, [(header::LOCATION, location), (header::CACHE_CONTROL, HeaderValue::from_static("no-store"))]).into_response())
+    let location = HeaderValue::from_str(&url)
+        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "link_failed", "bad link"))?;
+    Ok((
+        StatusCode::FOUND,
+        [(header::LOCATION, location), (header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
+    )
+        .into_response())
 }

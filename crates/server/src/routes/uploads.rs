@@ -35,7 +35,14 @@ pub struct UploadView {
 
 impl UploadView {
     fn new(u: Upload, duplicate: bool) -> Self {
-        Self { upload_id: u.id, sha256: u.sha256, bytes: u.bytes, content_type: u.content_type, filename: u.filename, duplicate }
+        Self {
+            upload_id: u.id,
+            sha256: u.sha256,
+            bytes: u.bytes,
+            content_type: u.content_type,
+            filename: u.filename,
+            duplicate,
+        }
     }
 }
 
@@ -48,9 +55,12 @@ pub async fn create(State(state): State<AppState>, tenant: Tenant, req: Request)
     }
     let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
     let (upload, duplicate) = if content_type.starts_with("multipart/form-data") {
-        let mut form = Multipart::from_request(req, &state).await.map_err(|e| ApiError::bad_request("invalid_multipart", e.body_text()))?;
+        let mut form = Multipart::from_request(req, &state)
+            .await
+            .map_err(|e| ApiError::bad_request("invalid_multipart", e.body_text()))?;
         loop {
-            let field = form.next_field().await.map_err(|e| ApiError::bad_request("invalid_multipart", e.body_text()))?;
+            let field =
+                form.next_field().await.map_err(|e| ApiError::bad_request("invalid_multipart", e.body_text()))?;
             let Some(field) = field else {
                 return Err(ApiError::unprocessable("missing_file", "the form has no file field"));
             };
@@ -87,18 +97,34 @@ pub async fn create(State(state): State<AppState>, tenant: Tenant, req: Request)
 }
 
 /// `GET /v1/uploads/{id}`.
-pub async fn show(State(state): State<AppState>, tenant: Tenant, Path(id): Path<String>) -> Result<Json<UploadView>, ApiError> {
-    let upload = state.catalog.get_upload(&tenant.id, &id).await?.ok_or_else(|| ApiError::not_found("upload_not_found", "upload"))?;
+pub async fn show(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    Path(id): Path<String>,
+) -> Result<Json<UploadView>, ApiError> {
+    let upload = state
+        .catalog
+        .get_upload(&tenant.id, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("upload_not_found", "upload"))?;
     Ok(Json(UploadView::new(upload, false)))
 }
 
 fn filename_from_query(q: &str) -> Option<String> {
-    q.split('&').find_map(|kv| kv.strip_prefix("filename=")).map(|v| percent_encoding::percent_decode_str(v).decode_utf8_lossy().into_owned())
+    q.split('&')
+        .find_map(|kv| kv.strip_prefix("filename="))
+        .map(|v| percent_encoding::percent_decode_str(v).decode_utf8_lossy().into_owned())
 }
 
 /// Streams `body` to a temporary key while hashing, then files it under its hash (or
 /// drops it for the tenant's existing copy).
-async fn store<S>(state: &AppState, tenant: &Tenant, body: S, content_type: String, filename: Option<String>) -> Result<(Upload, bool), ApiError>
+async fn store<S>(
+    state: &AppState,
+    tenant: &Tenant,
+    body: S,
+    content_type: String,
+    filename: Option<String>,
+) -> Result<(Upload, bool), ApiError>
 where
     S: Stream<Item = std::io::Result<Bytes>> + Send + 'static,
 {
@@ -122,14 +148,22 @@ where
         return Err(ApiError::too_large(format!("uploads are limited to {max} bytes")));
     }
     put?;
-    let sha256 = hex::encode(hasher.lock().map_err(|_| ApiError::bad_request("internal", "poisoned"))?.clone().finalize());
+    let sha256 =
+        hex::encode(hasher.lock().map_err(|_| ApiError::bad_request("internal", "poisoned"))?.clone().finalize());
     if let Some(existing) = state.catalog.find_upload_by_sha256(&tenant.id, &sha256).await? {
         state.blobs.delete(&tmp).await?;
         return Ok((existing, true));
     }
     let key = BlobKey::new(format!("t/{}/uploads/{sha256}", tenant.id))?;
     state.blobs.rename(&tmp, &key).await?;
-    let new = NewUpload { tenant: tenant.id.clone(), sha256, bytes: count.load(Ordering::Relaxed), content_type, filename, blob_key: key.as_str().to_owned() };
+    let new = NewUpload {
+        tenant: tenant.id.clone(),
+        sha256,
+        bytes: count.load(Ordering::Relaxed),
+        content_type,
+        filename,
+        blob_key: key.as_str().to_owned(),
+    };
     let (upload, created) = state.catalog.insert_upload(new).await?;
     Ok((upload, !created))
 }

@@ -1,0 +1,136 @@
+//! Enqueue: validation, then one idempotent `INSERT … ON CONFLICT (tenant,
+//! idempotency_key) DO NOTHING RETURNING *` for every enqueue waiting for the writer
+//! (see [`super::combine`]). A request whose row did not come back reused a key: the
+//! stored job is returned if its fingerprint matches, else `IdempotencyConflict`.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+use sqlx::Row;
+use sqlx::sqlite::SqliteConnection;
+
+use super::combine::{self, Pending};
+use super::{SqliteEngine, duration_ms, ms, row};
+use crate::engine::Result;
+use crate::error::QueueError;
+use crate::model::{Enqueued, Job, JobId, NewJob};
+
+/// One job to insert, as the batch statement reads it from a JSON array.
+#[derive(Debug, Serialize)]
+pub(super) struct NewRow {
+    id: String,
+    tenant: String,
+    kind: String,
+    queue: String,
+    priority: i32,
+    max_attempts: i32,
+    run_at: i64,
+    idempotency_key: Option<String>,
+    fingerprint: String,
+    /// The input document as JSON text (kept verbatim, never re-parsed by SQLite).
+    input: String,
+    correlation_id: Option<String>,
+    artifact_ttl_ms: Option<i64>,
+    created_at: i64,
+}
+
+const INSERT: &str = "INSERT INTO jobs (id, tenant, kind, queue, priority, state, progress,
+        attempt, max_attempts, run_at, cancel_requested, idempotency_key, fingerprint, input,
+        correlation_id, artifact_ttl_ms, created_at, updated_at)
+    SELECT json_extract(value, '$.id'), json_extract(value, '$.tenant'),
+        json_extract(value, '$.kind'), json_extract(value, '$.queue'),
+        json_extract(value, '$.priority'), 'queued', 0, 0, json_extract(value, '$.max_attempts'),
+        json_extract(value, '$.run_at'), 0, json_extract(value, '$.idempotency_key'),
+        json_extract(value, '$.fingerprint'), json_extract(value, '$.input'),
+        json_extract(value, '$.correlation_id'), json_extract(value, '$.artifact_ttl_ms'),
+        json_extract(value, '$.created_at'), json_extract(value, '$.created_at')
+    FROM json_each(?1) WHERE true
+    ON CONFLICT (tenant, idempotency_key) DO NOTHING
+    RETURNING *";
+
+pub(super) async fn enqueue(engine: &SqliteEngine, new: NewJob) -> Result<Enqueued> {
+    validate(&new)?;
+    let now = ms(engine.config.clock.now());
+    let request = NewRow {
+        id: JobId::new().0,
+        fingerprint: new.fingerprint(),
+        input: row::to_json(&new.input)?,
+        run_at: new.run_at.map_or(now, ms),
+        artifact_ttl_ms: new.artifact_ttl.map(duration_ms),
+        created_at: now,
+        tenant: new.tenant,
+        kind: new.kind,
+        queue: new.queue,
+        priority: new.priority,
+        max_attempts: new.max_attempts,
+        idempotency_key: new.idempotency_key,
+        correlation_id: new.correlation_id,
+    };
+    let mut rx = engine.enqueues.push(request);
+    tokio::select! {
+        biased;
+        done = &mut rx => return combine::outcome(done),
+        conn = engine.writer() => {
+            let mut conn = conn?;
+            let batch = engine.enqueues.take();
+            if !batch.is_empty() {
+                insert_batch(engine, &mut conn, batch).await;
+            }
+        }
+    }
+    combine::outcome(rx.await)
+}
+
+async fn insert_batch(engine: &SqliteEngine, conn: &mut SqliteConnection, batch: Vec<Pending<NewRow, Enqueued>>) {
+    let rows: Vec<&NewRow> = batch.iter().map(|(request, _)| request).collect();
+    let inserted = match insert(conn, &rows).await {
+        Ok(inserted) => inserted,
+        Err(e) => return combine::fail_all(batch, &e),
+    };
+    for (request, tx) in batch {
+        let outcome = match inserted.get(&request.id) {
+            Some(job) => {
+                engine.publish(job);
+                Ok(Enqueued { job: job.clone(), created: true })
+            }
+            None => existing(conn, &request).await,
+        };
+        let _ = tx.send(outcome);
+    }
+}
+
+async fn insert(conn: &mut SqliteConnection, rows: &[&NewRow]) -> Result<HashMap<String, Job>> {
+    let rows = sqlx::query(INSERT).bind(row::to_json(&rows)?).fetch_all(conn).await?;
+    rows.iter().map(|r| row::job(r).map(|job| (job.id.0.clone(), job))).collect()
+}
+
+/// The job an earlier enqueue made with the same key: the same request, or a conflict.
+async fn existing(conn: &mut SqliteConnection, request: &NewRow) -> Result<Enqueued> {
+    let stored = sqlx::query("SELECT * FROM jobs WHERE tenant = ?1 AND idempotency_key = ?2")
+        .bind(&request.tenant)
+        .bind(&request.idempotency_key)
+        .fetch_one(conn)
+        .await?;
+    let fingerprint: String = stored.try_get("fingerprint")?;
+    if fingerprint != request.fingerprint {
+        return Err(QueueError::IdempotencyConflict);
+    }
+    Ok(Enqueued { job: row::job(&stored)?, created: false })
+}
+
+fn validate(new: &NewJob) -> Result<()> {
+    let problem = if new.tenant.is_empty() {
+        "tenant must not be empty"
+    } else if new.kind.is_empty() {
+        "kind must not be empty"
+    } else if new.queue.is_empty() {
+        "queue must not be empty"
+    } else if new.max_attempts < 1 {
+        "max_attempts must be at least 1"
+    } else if new.idempotency_key.as_deref() == Some("") {
+        "idempotency key must not be empty"
+    } else {
+        return Ok(());
+    };
+    Err(QueueError::Invalid(problem.into()))
+}
