@@ -52,6 +52,8 @@ pub(crate) struct WorkerSection {
     pub(crate) shutdown_grace_secs: f64,
     /// Fallback poll interval in seconds.
     pub(crate) poll_secs: f64,
+    /// Jobs claimed ahead of free slots.
+    pub(crate) prefetch: usize,
 }
 
 /// `[sweeper]`.
@@ -94,6 +96,7 @@ impl Default for Config {
                 lease_secs: 30.0,
                 shutdown_grace_secs: 30.0,
                 poll_secs: 1.0,
+                prefetch: 0,
             },
             sweeper: SweeperSection { interval_secs: 5.0 },
             limits: LimitsSection {

@@ -83,6 +83,7 @@ pub(crate) fn worker_config(config: &Config) -> WorkerConfig {
         lease: Config::secs(w.lease_secs),
         shutdown_grace: Config::secs(w.shutdown_grace_secs),
         poll_interval: Config::secs(w.poll_secs),
+        prefetch: w.prefetch,
         ..WorkerConfig::default()
     }
 }

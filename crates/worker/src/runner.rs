@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tintype_blobs::BlobStore;
 use tintype_queue::{Claimed, Control, Engine, JobFailure, JobState, QueueError};
-use tokio::sync::{Semaphore, broadcast};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, info, warn};
@@ -36,6 +36,10 @@ pub struct WorkerConfig {
     pub progress_interval: Duration,
     /// Most blocking (CPU) tasks at once across this worker's jobs.
     pub blocking_threads: usize,
+    /// Jobs claimed ahead of free slots (0: claim only for free slots). Prefetching cuts
+    /// claims for floods of short jobs; prefetched jobs are leased but not heartbeated
+    /// until they start, so keep it 0 where jobs run for a large part of the lease.
+    pub prefetch: usize,
 }
 
 impl Default for WorkerConfig {
@@ -50,6 +54,7 @@ impl Default for WorkerConfig {
             poll_interval: Duration::from_secs(1),
             progress_interval: Duration::from_millis(250),
             blocking_threads: cores,
+            prefetch: 0,
         }
     }
 }
@@ -82,6 +87,14 @@ impl Worker {
         let blocking = Arc::new(Semaphore::new(cfg.blocking_threads.max(1)));
         let hand_back = CancellationToken::new();
         let mut tasks = JoinSet::new();
+        let mut ready = std::collections::VecDeque::new();
+        let shared = Arc::new(Shared {
+            engine: self.engine.clone(),
+            blobs: self.blobs.clone(),
+            registry: self.registry.clone(),
+            blocking,
+            config: cfg.clone(),
+        });
         loop {
             while tasks.try_join_next().is_some() {}
             let first = tokio::select! {
@@ -92,34 +105,33 @@ impl Worker {
             while let Ok(p) = slots.clone().try_acquire_owned() {
                 permits.push(p);
             }
-            let claimed = match self.engine.claim(&cfg.id, &cfg.queues, permits.len(), cfg.lease).await {
-                Ok(c) => c,
-                Err(e) => {
-                    warn!(error = %e, "claim failed; backing off");
-                    drop(permits);
-                    tokio::select! { _ = tokio::time::sleep(cfg.poll_interval) => continue, _ = shutdown.cancelled() => break }
+            if ready.len() < permits.len() {
+                let want = permits.len() - ready.len() + cfg.prefetch;
+                match self.engine.claim(&cfg.id, &cfg.queues, want, cfg.lease).await {
+                    Ok(claimed) => ready.extend(claimed),
+                    Err(e) => {
+                        warn!(error = %e, "claim failed; backing off");
+                        drop(permits);
+                        tokio::select! { _ = tokio::time::sleep(cfg.poll_interval) => continue, _ = shutdown.cancelled() => break }
+                    }
                 }
-            };
-            if claimed.is_empty() {
+            }
+            if ready.is_empty() {
                 drop(permits);
                 if !self.wait_for_work(&mut events, &shutdown).await {
                     break;
                 }
                 continue;
             }
-            for (claim, permit) in claimed.into_iter().zip(permits) {
-                let run = JobRun {
-                    engine: self.engine.clone(),
-                    blobs: self.blobs.clone(),
-                    registry: self.registry.clone(),
-                    blocking: blocking.clone(),
-                    config: cfg.clone(),
-                    hand_back: hand_back.clone(),
-                };
-                tasks.spawn(async move {
-                    run.run(claim).await;
-                    drop(permit);
-                });
+            for permit in permits {
+                let Some(claim) = ready.pop_front() else { break };
+                let run = JobRun { shared: shared.clone(), hand_back: hand_back.clone() };
+                tasks.spawn(run.run(claim, permit));
+            }
+        }
+        for claim in ready {
+            if let Err(e) = self.engine.release(&claim.lease).await {
+                warn!(job = %claim.job.id, error = %e, "could not hand back a prefetched job; its lease will expire");
             }
         }
         self.drain(tasks, hand_back).await;
@@ -164,14 +176,26 @@ impl Worker {
     }
 }
 
-/// Everything one job task needs.
-struct JobRun {
+/// What every job task of one worker shares.
+struct Shared {
     engine: Arc<dyn Engine>,
     blobs: Arc<dyn BlobStore>,
     registry: Arc<Registry>,
     blocking: Arc<Semaphore>,
     config: WorkerConfig,
+}
+
+/// Everything one job task needs.
+struct JobRun {
+    shared: Arc<Shared>,
     hand_back: CancellationToken,
+}
+
+impl std::ops::Deref for JobRun {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.shared
+    }
 }
 
 /// How one attempt ended, before it is written to the engine.
@@ -182,13 +206,17 @@ enum Ending {
 }
 
 impl JobRun {
-    async fn run(self, claim: Claimed) {
+    /// Runs one attempt while holding a slot; the slot is freed as soon as the handler
+    /// returns, so writing the outcome overlaps the next claim (and outcomes written at
+    /// the same moment share one statement).
+    async fn run(self, claim: Claimed, slot: OwnedSemaphorePermit) {
         let job = &claim.job;
         let span = tracing::info_span!("job", id = %job.id, kind = %job.kind, attempt = job.attempt,
             correlation_id = job.correlation_id.as_deref().unwrap_or("-"));
         async move {
             info!("job started");
             let ending = self.attempt(&claim).await;
+            drop(slot);
             self.record(&claim, ending).await;
         }
         .instrument(span)

@@ -38,6 +38,9 @@ pub(crate) enum BenchCommand {
         /// Rate of the latency run, jobs per second.
         #[arg(long, default_value_t = 50.0)]
         rate: f64,
+        /// Jobs each worker claims ahead of its free slots (default: the config's).
+        #[arg(long)]
+        prefetch: Option<usize>,
     },
 }
 
@@ -79,7 +82,7 @@ impl JobHandler for BenchKind {
 
 /// Runs a benchmark.
 pub(crate) async fn run(config: &Config, cmd: BenchCommand) -> anyhow::Result<()> {
-    let BenchCommand::Queue { jobs, concurrency, workers, latency_jobs, rate } = cmd;
+    let BenchCommand::Queue { jobs, concurrency, workers, latency_jobs, rate, prefetch } = cmd;
     let tmp = tempfile::tempdir()?;
     let mut config = config.clone();
     if config.database_url.is_empty() {
@@ -113,6 +116,7 @@ pub(crate) async fn run(config: &Config, cmd: BenchCommand) -> anyhow::Result<()
     let mut wcfg = wiring::worker_config(&config);
     wcfg.queues = vec![QUEUE.into()];
     wcfg.concurrency = concurrency;
+    wcfg.prefetch = prefetch.unwrap_or(wcfg.prefetch);
     let t = Instant::now();
     let mut handles = Vec::new();
     for n in 0..workers.max(1) {
@@ -129,7 +133,11 @@ pub(crate) async fn run(config: &Config, cmd: BenchCommand) -> anyhow::Result<()
     }
     let drain = t.elapsed();
     let throughput = jobs as f64 / drain.as_secs_f64();
-    println!("drain: {jobs} jobs in {:.2} s with {workers} worker(s) x concurrency {concurrency}", drain.as_secs_f64());
+    let prefetch = wcfg.prefetch;
+    println!(
+        "drain: {jobs} jobs in {:.2} s, {workers} worker(s) x concurrency {concurrency}, prefetch {prefetch}",
+        drain.as_secs_f64()
+    );
     while latencies.try_recv().is_ok() {}
 
     // Latency: one job at a time at a steady rate into idle workers.
