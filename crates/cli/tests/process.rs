@@ -23,9 +23,14 @@ fn tintype(data: &Path) -> Command {
 
 /// Starts `tintype serve` on a free port and returns it with its base URL.
 fn serve(data: &Path) -> (Child, String) {
+    start(data, "serve")
+}
+
+/// Starts a role that listens (`serve` or `api`) and returns it with its base URL.
+fn start(data: &Path, role: &str) -> (Child, String) {
     let log = std::fs::OpenOptions::new().create(true).append(true).open(data.join("serve.log")).unwrap();
     let mut child =
-        tintype(data).args(["serve", "--listen", "127.0.0.1:0"]).stdout(Stdio::piped()).stderr(log).spawn().unwrap();
+        tintype(data).args([role, "--listen", "127.0.0.1:0"]).stdout(Stdio::piped()).stderr(log).spawn().unwrap();
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
     let base = line
@@ -69,6 +74,7 @@ async fn a_job_survives_sigkill_and_succeeds_exactly_once() {
     let job: Value = client
         .post(format!("{base}/v1/jobs"))
         .bearer_auth(&key)
+        .header("x-request-id", "req-survivor-42")
         .json(&json!({"kind": "sleep", "input": {"ms": 1500, "steps": 15, "artifact": true}}))
         .send()
         .await
@@ -92,6 +98,12 @@ async fn a_job_survives_sigkill_and_succeeds_exactly_once() {
     assert_eq!(std::fs::read_dir(&job_dir).unwrap().count(), 1, "one artifact, not two");
     let log = std::fs::read_to_string(dir.path().join("serve.log")).unwrap();
     assert_eq!(log.matches("rescued a job whose lease expired").count(), 1, "{log}");
+    let job_lines: Vec<&str> = log.lines().filter(|l| l.contains(&id) && l.contains("job started")).collect();
+    assert_eq!(job_lines.len(), 2, "one start per attempt: {log}");
+    assert!(
+        job_lines.iter().all(|l| l.contains("req-survivor-42")),
+        "the request id is in the job's logs: {job_lines:?}"
+    );
 
     terminate(&mut second);
     assert!(second.wait().unwrap().success());
@@ -124,6 +136,67 @@ async fn sigterm_hands_a_running_job_back_to_the_queue() {
     assert_eq!(shown["lease_owner"], Value::Null);
 }
 
+#[tokio::test]
+async fn api_and_worker_run_as_separate_processes() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = create_key(dir.path(), "acme");
+    let client = reqwest::Client::new();
+    let (mut api, base) = start(dir.path(), "api");
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.path().join("worker.log")).unwrap();
+    let mut worker =
+        tintype(dir.path()).args(["worker", "--queues", "default", "--concurrency", "2"]).stderr(log).spawn().unwrap();
+    let job: Value = client
+        .post(format!("{base}/v1/jobs"))
+        .bearer_auth(&key)
+        .json(&json!({"kind": "sleep", "input": {"ms": 2500, "steps": 5}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = job["id"].as_str().unwrap();
+    // The api process hears no events from the worker process on SQLite: its event stream
+    // still follows the job (by re-reading it) to the end.
+    let res = client.get(format!("{base}/v1/jobs/{id}/events")).bearer_auth(&key).send().await.unwrap();
+    let body = tokio::time::timeout(Duration::from_secs(30), res.text()).await.expect("the stream ends").unwrap();
+    assert!(body.contains("\"running\""), "{body}");
+    assert!(body.contains("\"succeeded\""), "{body}");
+    terminate(&mut worker);
+    terminate(&mut api);
+    assert!(worker.wait().unwrap().success() && api.wait().unwrap().success());
+}
+
+#[tokio::test]
+async fn jobs_commands_list_cancel_and_retry() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut server, base) = serve(dir.path()); // open mode: no key yet, loopback
+    let client = reqwest::Client::new();
+    let job: Value = client
+        .post(format!("{base}/v1/jobs"))
+        .json(&json!({"kind": "noop", "queue": "gpu"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = job["id"].as_str().unwrap().to_owned();
+    terminate(&mut server);
+    assert!(server.wait().unwrap().success());
+    let run = |args: &[&str]| {
+        let out = tintype(dir.path()).args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let listed = run(&["jobs", "list", "--state", "queued"]);
+    assert!(listed.contains(&id) && listed.contains("local") && listed.contains("noop"), "{listed}");
+    assert_eq!(run(&["jobs", "cancel", &id]).trim(), format!("{id} is cancelled"));
+    assert!(run(&["jobs", "list", "--state", "queued"]).is_empty());
+    assert_eq!(run(&["jobs", "retry", &id]).trim(), format!("{id} is queued"));
+    assert!(run(&["migrate"]).contains("up to date"));
+}
+
 #[test]
 fn serve_refuses_to_run_open_on_a_public_address() {
     let dir = tempfile::tempdir().unwrap();
@@ -146,7 +219,7 @@ fn keys_can_be_listed_and_revoked() {
     assert!(!text.contains(&secret), "secrets are never shown again");
     let id = text.split('\t').next().unwrap().to_owned();
     assert!(text.contains("acme") && text.contains("active"), "{text}");
-    assert!(tintype(dir.path()).args(["keys", "revoke", &id]).status().unwrap().success());
+    assert!(tintype(dir.path()).args(["keys", "revoke", &id]).output().unwrap().status.success());
     let text = String::from_utf8(tintype(dir.path()).args(["keys", "list"]).output().unwrap().stdout).unwrap();
     assert!(text.contains("revoked"), "{text}");
     let bad = tintype(dir.path()).args(["keys", "create", "--tenant", "../evil"]).output().unwrap();

@@ -11,7 +11,8 @@ use crate::config::Config;
 /// Logs to stderr, pretty or JSON, filtered by `RUST_LOG` (default `info`).
 pub(crate) fn init_logging(config: &Config) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
     if config.log_format == "json" {
         builder.json().init();
     } else {

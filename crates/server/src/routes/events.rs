@@ -1,6 +1,7 @@
 //! `GET /v1/jobs/{id}/events`: Server-Sent Events of one job. The stream opens with the
 //! job's current view, then sends every state, step and progress change as a `job`
-//! event, and ends after the terminal state (with the full view, links included).
+//! event, and ends after the terminal state (with the full view, links included). Events
+//! come from the engine's subscription, with a slow re-read of the row as a safety net.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -40,36 +41,39 @@ async fn forward(state: AppState, base: String, job: Job, mut events: broadcast:
     if !send_view(&state, &base, &job, &tx).await || job.state.is_terminal() {
         return;
     }
+    let mut last = JobEvent::of(&job);
+    // Events are the fast path; a slow poll of the row covers changes made where this
+    // process hears no events (another process on a shared SQLite file) and lagging.
+    let mut poll = tokio::time::interval(RESYNC);
+    poll.tick().await;
     loop {
-        let event = tokio::select! {
-            ev = events.recv() => ev,
+        let seen = tokio::select! {
+            ev = events.recv() => match ev {
+                Ok(ev) if ev.id == job.id => Some(ev),
+                Ok(_) => None,
+                Err(broadcast::error::RecvError::Lagged(_)) => match resync(&state, &job.id).await { Some(ev) => Some(ev), None => return },
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
+            _ = poll.tick() => match resync(&state, &job.id).await { Some(ev) => Some(ev).filter(|ev| *ev != last), None => return },
             _ = tx.closed() => return,
         };
-        match event {
-            Ok(ev) if ev.id == job.id => {
-                if ev.state.is_terminal() {
-                    let _ = send_final(&state, &base, &job.id, &tx).await;
-                    return;
-                }
-                if !send(&tx, &ev).await {
-                    return;
-                }
-            }
-            Ok(_) => {}
-            Err(broadcast::error::RecvError::Lagged(_)) => {
-                // Missed some changes: resynchronise from the row.
-                match state.engine.get(None, &job.id).await {
-                    Ok(Some(now)) if now.state.is_terminal() => {
-                        let _ = send_view(&state, &base, &now, &tx).await;
-                        return;
-                    }
-                    Ok(Some(now)) if send(&tx, &JobEvent::of(&now)).await => {}
-                    _ => return,
-                }
-            }
-            Err(broadcast::error::RecvError::Closed) => return,
+        let Some(ev) = seen else { continue };
+        if ev.state.is_terminal() {
+            let _ = send_final(&state, &base, &job.id, &tx).await;
+            return;
         }
+        if !send(&tx, &ev).await {
+            return;
+        }
+        last = ev;
     }
+}
+
+/// How often an open stream re-reads its job when no event arrived.
+const RESYNC: Duration = Duration::from_secs(1);
+
+async fn resync(state: &AppState, id: &JobId) -> Option<JobEvent> {
+    state.engine.get(None, id).await.ok().flatten().map(|job| JobEvent::of(&job))
 }
 
 async fn send_final(state: &AppState, base: &str, id: &JobId, tx: &Tx) -> bool {
