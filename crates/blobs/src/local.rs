@@ -50,7 +50,7 @@ impl LocalStore {
     }
 
     /// Where `key` lives. Key validation guarantees this stays under the root.
-    fn path_of(&self, key: &BlobKey) -> PathBuf {
+    pub fn path_of(&self, key: &BlobKey) -> PathBuf {
         let mut path = self.root.clone();
         path.extend(key.segments());
         debug_assert!(path.starts_with(&self.root) && path != self.root, "{key} escapes the root");

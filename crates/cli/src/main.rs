@@ -47,6 +47,16 @@ enum Command {
     /// Benchmarks.
     #[command(subcommand)]
     Bench(commands::bench::BenchCommand),
+    /// Runs one job here, without a server, and writes its results to --out.
+    #[command(subcommand)]
+    Run(commands::run::KindCommand),
+    /// Submits one job to a running server (--wait: follow it and download the results).
+    Submit {
+        #[command(flatten)]
+        server: commands::run::ServerArgs,
+        #[command(subcommand)]
+        kind: commands::run::KindCommand,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -65,7 +75,8 @@ fn main() -> anyhow::Result<()> {
         }),
     };
     let config = Config::load(cli.config.as_deref(), overrides)?;
-    commands::init_logging(&config);
+    let quiet = matches!(cli.command, Command::Run(_) | Command::Submit { .. });
+    commands::init_logging(&config, if quiet { "warn" } else { "info,sqlx=warn" });
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
         match cli.command {
@@ -76,6 +87,8 @@ fn main() -> anyhow::Result<()> {
             Command::Keys(cmd) => commands::admin::keys(&config, cmd).await,
             Command::Jobs(cmd) => commands::admin::jobs(&config, cmd).await,
             Command::Bench(cmd) => commands::bench::run(&config, cmd).await,
+            Command::Run(cmd) => commands::run::run(&config, cmd).await,
+            Command::Submit { server, kind } => commands::run::submit(server, kind).await,
         }
     })
 }

@@ -7,6 +7,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use tintype_blobs::{BlobStore, LocalStore, UrlSigner};
+use tintype_imaging::Limits;
+use tintype_pipelines::fetch::FetchPolicy;
+use tintype_pipelines::print::{Print, PrintConfig};
 use tintype_queue::sqlite::SqliteEngine;
 use tintype_queue::{Catalog, Engine, EngineConfig};
 use tintype_server::{AppState, ServerConfig};
@@ -67,10 +70,28 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
 }
 
 /// Every job kind this binary runs.
-pub(crate) fn registry() -> Registry {
+pub(crate) fn registry(config: &Config, catalog: Arc<dyn Catalog>) -> Registry {
     let mut r = Registry::new();
     tintype_worker::builtin::register(&mut r);
+    r.register(Print::new(catalog, print_config(config)));
     r
+}
+
+/// `print` settings from config.
+pub(crate) fn print_config(config: &Config) -> PrintConfig {
+    let (p, f) = (&config.print, &config.fetch);
+    let defaults = PrintConfig::default();
+    PrintConfig {
+        fetch: FetchPolicy {
+            timeout: Config::secs(f.timeout_secs),
+            max_bytes: f.max_bytes,
+            max_redirects: f.max_redirects,
+            allow_private: f.allow_private,
+            allow_loopback: f.allow_loopback,
+        },
+        limits: Limits { max_bytes: p.max_source_bytes, max_side: p.max_side, max_pixels: p.max_pixels },
+        threads: if p.threads == 0 { defaults.threads } else { p.threads },
+    }
 }
 
 /// Worker settings from config.
@@ -112,7 +133,7 @@ pub(crate) fn app_state(
         engine: backends.engine.clone(),
         catalog: backends.catalog.clone(),
         blobs,
-        registry: Arc::new(registry()),
+        registry: Arc::new(registry(config, backends.catalog.clone())),
         signer: Arc::new(signer(config)?),
         config: Arc::new(server),
     })

@@ -2,15 +2,16 @@
 
 pub(crate) mod admin;
 pub(crate) mod bench;
+pub(crate) mod run;
 pub(crate) mod serve;
 
 use tracing_subscriber::EnvFilter;
 
 use crate::config::Config;
 
-/// Logs to stderr, pretty or JSON, filtered by `RUST_LOG` (default `info`).
-pub(crate) fn init_logging(config: &Config) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+/// Logs to stderr, pretty or JSON, filtered by `RUST_LOG` (default `default_filter`).
+pub(crate) fn init_logging(config: &Config, default_filter: &str) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
     if config.log_format == "json" {

@@ -80,7 +80,7 @@ pub(crate) async fn run(config: Config, role: Role) -> anyhow::Result<()> {
         let worker = Worker::new(
             backends.engine.clone(),
             blobs.clone(),
-            Arc::new(wiring::registry()),
+            Arc::new(wiring::registry(&config, backends.catalog.clone())),
             wiring::worker_config(&config),
         );
         let stop = shutdown.clone();

@@ -1,0 +1,401 @@
+//! `tintype run KIND ...`: runs one job locally, with no server: a throwaway SQLite
+//! database and blob directory (inside `--out`, so the results are moved, not copied), the
+//! real job handler on a one-slot worker, a progress bar from the engine's events. The
+//! same code path as a served job, so `run` is also the honest benchmark of a pipeline.
+//!
+//! `tintype submit KIND ...` does the same through a running server: upload, create the
+//! job, follow its event stream, download the results.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use tintype_blobs::{BlobKey, BlobStore, LocalStore, PutOptions};
+use tintype_queue::sqlite::SqliteEngine;
+use tintype_queue::{Catalog, Engine, EngineConfig, Job, JobState, NewJob, NewUpload};
+use tintype_worker::{Worker, WorkerConfig};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::wiring;
+
+/// Job kinds `run` and `submit` know.
+#[derive(Debug, Subcommand)]
+pub(crate) enum KindCommand {
+    /// Print-ready ZIP packs (one per ratio group) or one JPEG at one size.
+    Print(PrintArgs),
+}
+
+/// The `print` job's input as flags.
+#[derive(Debug, Args)]
+pub(crate) struct PrintArgs {
+    /// The artwork: a file path, or an http(s) URL.
+    pub(crate) input: String,
+    /// Where the results go (created if missing).
+    #[arg(long)]
+    pub(crate) out: PathBuf,
+    /// Groups of a pack, comma-separated (default all): 2x3,3x4,4x5,iso,extras.
+    #[arg(long)]
+    pub(crate) groups: Option<String>,
+    /// `pack` (default) or `single`.
+    #[arg(long)]
+    pub(crate) mode: Option<String>,
+    /// Size of a single export, e.g. 8x10, A4, 12x12.
+    #[arg(long)]
+    pub(crate) size: Option<String>,
+    /// Orientation of a single export: auto, portrait, landscape.
+    #[arg(long)]
+    pub(crate) orientation: Option<String>,
+    /// `stretch` (default) or `crop`.
+    #[arg(long)]
+    pub(crate) fit: Option<String>,
+    /// Focal point for crop, `x,y` in 0..1.
+    #[arg(long)]
+    pub(crate) focal: Option<String>,
+    /// Print resolution (default 300).
+    #[arg(long)]
+    pub(crate) dpi: Option<u32>,
+    /// Largest ZIP in bytes (default 20000000).
+    #[arg(long)]
+    pub(crate) max_zip_bytes: Option<u64>,
+    /// Draw a visible watermark.
+    #[arg(long)]
+    pub(crate) watermark: bool,
+    /// Print the job's result document as JSON instead of a summary.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+impl PrintArgs {
+    /// The job input, with the source given as `source` (`{"upload_id": ..}` or `{"url": ..}`).
+    pub(crate) fn input(&self, source: Value) -> anyhow::Result<Value> {
+        let mut doc = source;
+        let set = |doc: &mut Value, key: &str, v: Value| doc[key] = v;
+        if let Some(g) = &self.groups {
+            set(&mut doc, "groups", json!(g.split(',').map(str::trim).collect::<Vec<_>>()));
+        }
+        for (key, v) in
+            [("mode", &self.mode), ("size", &self.size), ("orientation", &self.orientation), ("fit", &self.fit)]
+        {
+            if let Some(v) = v {
+                set(&mut doc, key, json!(v));
+            }
+        }
+        if let Some(f) = &self.focal {
+            let parts: Vec<f64> = f
+                .split(',')
+                .map(|p| p.trim().parse::<f64>())
+                .collect::<Result<_, _>>()
+                .with_context(|| format!("--focal: expected x,y numbers, got {f:?}"))?;
+            let [x, y] = parts[..] else { bail!("--focal: expected two numbers x,y, got {f:?}") };
+            set(&mut doc, "focal", json!([x, y]));
+        }
+        if let Some(d) = self.dpi {
+            set(&mut doc, "dpi", json!(d));
+        }
+        if let Some(m) = self.max_zip_bytes {
+            set(&mut doc, "max_zip_bytes", json!(m));
+        }
+        if self.watermark {
+            set(&mut doc, "watermark", json!(true));
+        }
+        Ok(doc)
+    }
+}
+
+/// A failed job, as the CLI reports it (exit status 1, the code first on stderr).
+#[derive(Debug, thiserror::Error)]
+#[error("{kind} failed: {code}: {message}")]
+pub(crate) struct JobFailed {
+    pub(crate) kind: String,
+    pub(crate) code: String,
+    pub(crate) message: String,
+}
+
+fn is_url(input: &str) -> bool {
+    input.starts_with("http://") || input.starts_with("https://")
+}
+
+/// `tintype run print ...`.
+pub(crate) async fn run(config: &Config, cmd: KindCommand) -> anyhow::Result<()> {
+    let KindCommand::Print(args) = cmd;
+    std::fs::create_dir_all(&args.out).with_context(|| format!("--out: cannot create {}", args.out.display()))?;
+    let scratch = tempfile::Builder::new()
+        .prefix(".tintype-run-")
+        .tempdir_in(&args.out)
+        .with_context(|| format!("--out: cannot write in {}", args.out.display()))?;
+    let url = format!("sqlite://{}", scratch.path().join("run.db").display());
+    let engine = Arc::new(SqliteEngine::open(&url, EngineConfig::default()).await?);
+    let blobs = Arc::new(LocalStore::open(scratch.path().join("blobs"))?);
+    let catalog: Arc<dyn Catalog> = engine.clone();
+    let registry = Arc::new(wiring::registry(config, catalog.clone()));
+    let source = if is_url(&args.input) {
+        json!({ "url": args.input })
+    } else {
+        json!({ "upload_id": local_upload(&*catalog, &*blobs, Path::new(&args.input)).await? })
+    };
+    let input = args.input(source)?;
+    let handler = registry.get("print").context("this build has no print pipeline")?;
+    if let Err(why) = handler.validate(&input) {
+        return Err(JobFailed { kind: "print".into(), code: "invalid_input".into(), message: why }.into());
+    }
+    let mut events = engine.subscribe();
+    let job = NewJob { max_attempts: 1, ..NewJob::new("local", "print", input) };
+    let id = engine.enqueue(job).await?.job.id;
+    let worker_config = WorkerConfig { concurrency: 1, ..wiring::worker_config(config) };
+    let worker = Worker::new(engine.clone(), blobs.clone(), registry, worker_config);
+    let stop = CancellationToken::new();
+    let running = tokio::spawn(worker.run(stop.clone()));
+    let bar = Progress::new();
+    let job = loop {
+        match tokio::time::timeout(Duration::from_secs(1), events.recv()).await {
+            Ok(Ok(e)) if e.id == id => bar.show(e.step.as_deref(), e.progress, e.message.as_deref()),
+            Ok(Err(tokio::sync::broadcast::error::RecvError::Closed)) => bail!("the engine stopped"),
+            _ => {}
+        }
+        let job = engine.get(None, &id).await?.context("the job vanished")?;
+        if job.state.is_terminal() {
+            break job;
+        }
+    };
+    bar.finish();
+    stop.cancel();
+    let _ = running.await;
+    finish_local(&job, &blobs, &args)?;
+    Ok(())
+}
+
+/// Files a local file as an upload of tenant `local`; returns its id.
+async fn local_upload(catalog: &dyn Catalog, blobs: &dyn BlobStore, path: &Path) -> anyhow::Result<String> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let sha256 = hex::encode(Sha256::digest(&bytes));
+    let key = BlobKey::new(format!("t/local/uploads/{sha256}"))?;
+    let size = bytes.len() as u64;
+    let body = futures::stream::once(async move { Ok(bytes::Bytes::from(bytes)) });
+    blobs.put(&key, Box::pin(body), PutOptions::default()).await?;
+    let upload = NewUpload {
+        tenant: "local".into(),
+        sha256,
+        bytes: size,
+        content_type: "application/octet-stream".into(),
+        filename: path.file_name().map(|n| n.to_string_lossy().into_owned()),
+        blob_key: key.as_str().to_owned(),
+    };
+    Ok(catalog.insert_upload(upload).await?.0.id)
+}
+
+/// Moves the results into `--out` and prints the summary (or the error).
+fn finish_local(job: &Job, blobs: &LocalStore, args: &PrintArgs) -> anyhow::Result<()> {
+    if job.state != JobState::Succeeded {
+        let (code, message) = job
+            .error
+            .as_ref()
+            .map_or_else(|| (job.state.to_string(), String::new()), |e| (e.code.clone(), e.message.clone()));
+        return Err(JobFailed { kind: job.kind.clone(), code, message }.into());
+    }
+    let output = job.output.clone().unwrap_or_default();
+    for artifact in &output.artifacts {
+        let from = blobs.path_of(&BlobKey::new(artifact.key.clone())?);
+        let to = args.out.join(&artifact.name);
+        std::fs::rename(&from, &to).with_context(|| format!("cannot move the result to {}", to.display()))?;
+    }
+    print_result(&output.result, &output.artifacts.iter().map(|a| a.name.clone()).collect::<Vec<_>>(), args)
+}
+
+/// The summary: one line per output file, then the warnings.
+pub(crate) fn print_result(result: &Value, files: &[String], args: &PrintArgs) -> anyhow::Result<()> {
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(result)?);
+        return Ok(());
+    }
+    let lines: Vec<&Value> = match result["files"].as_array() {
+        Some(files) => files.iter().collect(),
+        None => {
+            result["groups"].as_array().into_iter().flatten().flat_map(|g| g["files"].as_array()).flatten().collect()
+        }
+    };
+    for f in lines {
+        println!(
+            "{:<44} q{:<3} {:>10} bytes {:>7} dpi{}",
+            f["name"].as_str().unwrap_or_default(),
+            f["quality"],
+            f["bytes"],
+            f["effective_dpi"],
+            if f["low_resolution"] == json!(true) { "  LOW RESOLUTION" } else { "" }
+        );
+    }
+    for w in result["warnings"].as_array().into_iter().flatten() {
+        eprintln!("warning: {}", w.as_str().unwrap_or_default());
+    }
+    for name in files {
+        println!("wrote {}", args.out.join(name).display());
+    }
+    Ok(())
+}
+
+/// A progress bar on a terminal; plain step lines otherwise.
+pub(crate) struct Progress {
+    bar: Option<ProgressBar>,
+    last_step: std::sync::Mutex<Option<String>>,
+}
+
+impl Progress {
+    pub(crate) fn new() -> Self {
+        let bar = std::io::IsTerminal::is_terminal(&std::io::stderr()).then(|| {
+            let bar = ProgressBar::new(1000);
+            let style = ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:30} {percent:>3}% {prefix} {wide_msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
+            bar.set_style(style);
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar
+        });
+        Progress { bar, last_step: std::sync::Mutex::new(None) }
+    }
+
+    pub(crate) fn show(&self, step: Option<&str>, progress: f64, message: Option<&str>) {
+        match &self.bar {
+            Some(bar) => {
+                bar.set_position((progress * 1000.0) as u64);
+                bar.set_prefix(step.unwrap_or("queued").to_owned());
+                bar.set_message(message.unwrap_or_default().to_owned());
+            }
+            None => {
+                let mut last = self.last_step.lock().unwrap_or_else(|e| e.into_inner());
+                if step.is_some() && last.as_deref() != step {
+                    eprintln!("step: {}", step.unwrap_or_default());
+                    *last = step.map(str::to_owned);
+                }
+            }
+        }
+    }
+
+    pub(crate) fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// Where `submit` sends its requests.
+#[derive(Debug, Args)]
+pub(crate) struct ServerArgs {
+    /// The server's base URL.
+    #[arg(long, env = "TINTYPE_URL", default_value = "http://127.0.0.1:8080")]
+    pub(crate) server: String,
+    /// API key (not needed when the server runs open on loopback).
+    #[arg(long, env = "TINTYPE_API_KEY", hide_env_values = true)]
+    pub(crate) api_key: Option<String>,
+    /// Wait for the job, showing its progress, and download the results into `--out`.
+    #[arg(long)]
+    pub(crate) wait: bool,
+}
+
+/// `tintype submit print ...`.
+pub(crate) async fn submit(server: ServerArgs, cmd: KindCommand) -> anyhow::Result<()> {
+    let KindCommand::Print(args) = cmd;
+    let base = server.server.trim_end_matches('/').to_owned();
+    let client = Api { http: reqwest::Client::new(), key: server.api_key.clone() };
+    let source = if is_url(&args.input) {
+        json!({ "url": args.input })
+    } else {
+        let path = Path::new(&args.input);
+        let bytes = tokio::fs::read(path).await.with_context(|| format!("cannot read {}", path.display()))?;
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let req = client.http.post(format!("{base}/v1/uploads")).query(&[("filename", name)]).body(bytes);
+        let upload = client.send(req.header("content-type", "application/octet-stream")).await?;
+        json!({ "upload_id": upload["upload_id"] })
+    };
+    let body = json!({ "kind": "print", "input": args.input(source)? });
+    let job = client.send(client.http.post(format!("{base}/v1/jobs")).json(&body)).await?;
+    let id = job["id"].as_str().context("the server answered no job id")?.to_owned();
+    if !server.wait {
+        println!("{id} {}", job["status_url"].as_str().unwrap_or_default());
+        return Ok(());
+    }
+    let bar = Progress::new();
+    let mut job = follow(&client, &format!("{base}/v1/jobs/{id}/events"), &bar).await?;
+    bar.finish();
+    if !job["state"].as_str().is_some_and(|s| s == "succeeded" || s == "failed" || s == "cancelled") {
+        job = client.send(client.http.get(format!("{base}/v1/jobs/{id}"))).await?;
+    }
+    if job["state"] != "succeeded" {
+        let code = job["error"]["code"].as_str().or(job["state"].as_str()).unwrap_or("unknown").to_owned();
+        let message = job["error"]["message"].as_str().unwrap_or_default().to_owned();
+        return Err(JobFailed { kind: "print".into(), code, message }.into());
+    }
+    // The terminal event may predate fresh links: read the job once more for them.
+    let job = client.send(client.http.get(format!("{base}/v1/jobs/{id}"))).await?;
+    std::fs::create_dir_all(&args.out).with_context(|| format!("--out: cannot create {}", args.out.display()))?;
+    let mut names = Vec::new();
+    for output in job["outputs"].as_array().into_iter().flatten() {
+        let name = output["name"].as_str().context("an output without a name")?;
+        if name.contains('/') || name.starts_with('.') {
+            bail!("refusing to write an output named {name:?}");
+        }
+        let url = output["url"].as_str().or(output["download_url"].as_str()).context("an output without a link")?;
+        let mut res = client.http.get(url).send().await?.error_for_status()?;
+        let mut file = tokio::fs::File::create(args.out.join(name)).await?;
+        while let Some(chunk) = res.chunk().await? {
+            tokio::io::AsyncWriteExt::write_all(&mut file, &chunk).await?;
+        }
+        tokio::io::AsyncWriteExt::flush(&mut file).await?;
+        names.push(name.to_owned());
+    }
+    print_result(&job["result"], &names, &args)
+}
+
+struct Api {
+    http: reqwest::Client,
+    key: Option<String>,
+}
+
+impl Api {
+    /// Sends a request with the key; a problem+json answer becomes an error with its code.
+    async fn send(&self, req: reqwest::RequestBuilder) -> anyhow::Result<Value> {
+        let req = match &self.key {
+            Some(k) => req.bearer_auth(k),
+            None => req,
+        };
+        let res = req.send().await.context("cannot reach the server")?;
+        let status = res.status();
+        let body: Value = res.json().await.unwrap_or(Value::Null);
+        if !status.is_success() {
+            bail!(
+                "the server answered {status}: {}: {}",
+                body["code"].as_str().unwrap_or("unknown"),
+                body["detail"].as_str().unwrap_or_default()
+            );
+        }
+        Ok(body)
+    }
+}
+
+/// Reads the job's event stream until it closes; returns the last job document.
+async fn follow(api: &Api, url: &str, bar: &Progress) -> anyhow::Result<Value> {
+    let mut req = api.http.get(url).header("accept", "text/event-stream");
+    if let Some(k) = &api.key {
+        req = req.bearer_auth(k);
+    }
+    let mut res = req.send().await?.error_for_status()?;
+    let (mut buf, mut last) = (String::new(), Value::Null);
+    while let Some(chunk) = res.chunk().await? {
+        buf.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = buf.find("\n\n") {
+            let block: String = buf.drain(..end + 2).collect();
+            let data: String =
+                block.lines().filter_map(|l| l.strip_prefix("data:")).map(str::trim_start).collect::<Vec<_>>().join("");
+            if let Ok(job) = serde_json::from_str::<Value>(&data) {
+                bar.show(job["step"].as_str(), job["progress"].as_f64().unwrap_or(0.0), job["message"].as_str());
+                last = job;
+            }
+        }
+    }
+    Ok(last)
+}

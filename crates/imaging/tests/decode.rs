@@ -1,0 +1,361 @@
+//! Decoding and probing, table by table: every supported format and pixel type comes out
+//! as upright 8-bit RGB with alpha on white; EXIF orientations 1–8 (both byte orders);
+//! CMYK JPEGs (Adobe-inverted or not); which ICC profiles are kept; and every kind of bad
+//! input, with a check that header-level refusals come from `probe` alone. Fixtures are
+//! built in memory (see `fixtures`).
+
+mod fixtures;
+
+use fixtures::*;
+use image::{DynamicImage, GrayImage, ImageBuffer, ImageFormat, Luma, LumaA, Rgb, RgbImage, Rgba};
+use tintype_imaging::decode::{Decoded, decode};
+use tintype_imaging::limits::Format;
+use tintype_imaging::{ImageInfo, Limits, probe};
+
+/// Largest per-channel difference accepted (JPEG is lossy).
+const TOLERANCE: i16 = 12;
+
+/// Pixels to check: position and expected colour.
+type Samples = Vec<((u32, u32), [u8; 3])>;
+/// A decode case: name, input, expected size, pixels to check.
+type Decodes = (&'static str, Vec<u8>, (u32, u32), Samples);
+/// An ICC case: name, input, the profile expected in the output.
+type KeepsProfile<'a> = (&'static str, Vec<u8>, Option<&'a [u8]>);
+/// A refusal: name, input, limits, error code, words in the message, stage.
+type Refused<'a> = (&'static str, Vec<u8>, &'a Limits, &'static str, &'static str, Stage);
+
+/// Decodes `bytes` with default limits and checks the size and some pixels.
+fn check(name: &str, bytes: &[u8], size: (u32, u32), samples: Samples) -> Decoded {
+    let decoded = decode(bytes, &Limits::default()).unwrap_or_else(|e| panic!("{name}: {e}"));
+    assert_eq!(decoded.pixels.dimensions(), size, "{name}: size");
+    for ((x, y), want) in samples {
+        let got = decoded.pixels.get_pixel(x, y).0;
+        let close = got.iter().zip(want).all(|(&g, w)| (i16::from(g) - i16::from(w)).abs() <= TOLERANCE);
+        assert!(close, "{name}: pixel ({x},{y}) is {got:?}, expected {want:?}");
+    }
+    decoded
+}
+
+fn dynamic(image: RgbImage) -> DynamicImage {
+    DynamicImage::ImageRgb8(image)
+}
+
+#[test]
+fn decodes_every_format() {
+    let image = dynamic(quadrants(64, 48));
+    let cases = [
+        ("jpeg", jpeg(&image), Format::Jpeg),
+        ("png", encode(&image, ImageFormat::Png), Format::Png),
+        ("webp (lossless)", encode(&image, ImageFormat::WebP), Format::WebP),
+        ("tiff", encode(&image, ImageFormat::Tiff), Format::Tiff),
+    ];
+    for (name, bytes, format) in cases {
+        let decoded = check(name, &bytes, (64, 48), quadrant_samples(64, 48));
+        assert_eq!(decoded.info, ImageInfo { format, width: 64, height: 48 }, "{name}");
+        assert_eq!(probe(&bytes, &Limits::default()), Ok(decoded.info), "{name}: probe");
+    }
+}
+
+#[test]
+fn converts_pixel_types_to_rgb8() {
+    let transparent = |image: DynamicImage| -> Vec<u8> { encode(&image, ImageFormat::Png) };
+    let rgba = ImageBuffer::from_vec(3, 1, vec![0, 0, 0, 0, 255, 0, 0, 255, 0, 0, 0, 128]).expect("rgba");
+    let over_white = vec![((0, 0), WHITE), ((1, 0), RED), ((2, 0), [127; 3])];
+    let gray = GrayImage::from_pixel(8, 8, Luma([100]));
+    let cases: Vec<Decodes> = vec![
+        (
+            "16-bit png",
+            encode(&dynamic(quadrants(64, 48)).into_rgb16().into(), ImageFormat::Png),
+            (64, 48),
+            quadrant_samples(64, 48),
+        ),
+        (
+            "16-bit png, rounding",
+            encode(&ImageBuffer::from_pixel(2, 2, Rgb([0x7FFFu16, 0x0101, 0xFFFF])).into(), ImageFormat::Png),
+            (2, 2),
+            vec![((1, 1), [127, 1, 255])],
+        ),
+        ("gray png", encode(&gray.clone().into(), ImageFormat::Png), (8, 8), vec![((3, 3), [100; 3])]),
+        (
+            "gray 16-bit png",
+            encode(&ImageBuffer::from_pixel(8, 8, Luma([100u16 * 257])).into(), ImageFormat::Png),
+            (8, 8),
+            vec![((3, 3), [100; 3])],
+        ),
+        ("gray jpeg", jpeg(&gray.into()), (8, 8), vec![((3, 3), [100; 3])]),
+        ("rgba png: alpha onto white", transparent(DynamicImage::ImageRgba8(rgba.clone())), (3, 1), over_white.clone()),
+        ("rgba webp", encode(&DynamicImage::ImageRgba8(rgba.clone()), ImageFormat::WebP), (3, 1), over_white.clone()),
+        ("rgba tiff", encode(&DynamicImage::ImageRgba8(rgba), ImageFormat::Tiff), (3, 1), over_white),
+        (
+            "gray+alpha png",
+            transparent(ImageBuffer::from_pixel(2, 2, LumaA([0u8, 0])).into()),
+            (2, 2),
+            vec![((0, 0), WHITE)],
+        ),
+        (
+            "rgba 16-bit png",
+            transparent(ImageBuffer::from_pixel(2, 2, Rgba([0u16, 0, 0, 0])).into()),
+            (2, 2),
+            vec![((1, 1), WHITE)],
+        ),
+    ];
+    for (name, bytes, size, samples) in cases {
+        check(name, &bytes, size, samples);
+    }
+}
+
+#[test]
+fn applies_every_exif_orientation_in_both_byte_orders() {
+    let upright = quadrants(48, 32);
+    for orientation in 1..=8 {
+        for big_endian in [false, true] {
+            let name = format!("jpeg, orientation {orientation}, big endian {big_endian}");
+            let stored = stored_for(&upright, orientation);
+            let bytes = with_exif_orientation(&jpeg(&dynamic(stored.clone())), orientation, big_endian);
+            let decoded = check(&name, &bytes, (48, 32), quadrant_samples(48, 32));
+            assert_eq!((decoded.info.width, decoded.info.height), stored.dimensions(), "{name}: stored size");
+        }
+    }
+}
+
+#[test]
+fn orientation_moves_each_pixel_exactly() {
+    let px = |i: u8| Rgb([i * 30, 255 - i * 30, i]);
+    // Stored 4x2 `a b c d / e f g h` with orientation 6 (rotate 90° clockwise) is 2x4
+    // upright: `e a / f b / g c / h d`.
+    let stored = RgbImage::from_fn(4, 2, |x, y| px((y * 4 + x) as u8));
+    let rotated = [[4, 0], [5, 1], [6, 2], [7, 3]];
+    let bytes = png_with(&dynamic(stored), None, Some(exif_tiff(6, false)));
+    let decoded = decode(&bytes, &Limits::default()).expect("decode");
+    assert_eq!(decoded.pixels, RgbImage::from_fn(2, 4, |x, y| px(rotated[y as usize][x as usize])));
+
+    // Every orientation on a lossless PNG: the upright picture comes back pixel for pixel.
+    let upright = RgbImage::from_fn(2, 4, |x, y| px((y * 2 + x) as u8));
+    for orientation in 1..=8 {
+        let stored = stored_for(&upright, orientation);
+        let bytes = png_with(&dynamic(stored), None, Some(exif_tiff(orientation, orientation % 2 == 0)));
+        let decoded = decode(&bytes, &Limits::default()).expect("decode");
+        assert_eq!(decoded.pixels, upright, "png, orientation {orientation}");
+    }
+}
+
+#[test]
+fn converts_cmyk_jpegs() {
+    // Adobe CMYK is stored inverted (255 = no ink): red is C=255 M=0 Y=0 K=255 stored.
+    let adobe_red = cmyk_jpeg(32, 32, |_, _| [255, 0, 0, 255], None);
+    let plain_red = strip_segments(&cmyk_jpeg(32, 32, |_, _| [0, 255, 255, 0], None), 0xEE);
+    let quadrant_cmyk = |image: RgbImage| {
+        let (w, h) = image.dimensions();
+        cmyk_jpeg(
+            w,
+            h,
+            move |x, y| {
+                let [r, g, b] = image.get_pixel(x, y).0;
+                [r, g, b, 255]
+            },
+            None,
+        )
+    };
+    let rotated = with_exif_orientation(&quadrant_cmyk(stored_for(&quadrants(48, 32), 6)), 6, true);
+    let red = vec![((0, 0), RED), ((16, 16), RED), ((31, 31), RED)];
+    let cases: Vec<Decodes> = vec![
+        ("adobe (inverted) red square", adobe_red, (32, 32), red.clone()),
+        ("plain cmyk (no APP14) red square", plain_red, (32, 32), red),
+        ("adobe quadrants", quadrant_cmyk(quadrants(64, 48)), (64, 48), quadrant_samples(64, 48)),
+        ("adobe, orientation 6", rotated, (48, 32), quadrant_samples(48, 32)),
+    ];
+    for (name, bytes, size, samples) in cases {
+        check(name, &bytes, size, samples);
+    }
+}
+
+#[test]
+fn keeps_only_rgb_profiles_on_non_cmyk_sources() {
+    let (rgb_profile, gray_profile) = (icc_profile(b"RGB "), icc_profile(b"GRAY"));
+    let rgb = dynamic(quadrants(16, 16));
+    let gray: DynamicImage = GrayImage::from_pixel(16, 16, Luma([90])).into();
+    let not_a_profile = vec![7u8; 200];
+    let big_profile = [icc_profile(b"RGB "), noise(70_000, 9)].concat();
+    let cases: Vec<KeepsProfile> = vec![
+        ("rgb png, rgb profile", png_with(&rgb, Some(&rgb_profile), None), Some(&rgb_profile)),
+        ("rgb jpeg, rgb profile", jpeg_with_icc(&rgb, Some(&rgb_profile)), Some(&rgb_profile)),
+        ("gray png, rgb profile", png_with(&gray, Some(&rgb_profile), None), Some(&rgb_profile)),
+        ("gray png, gray profile", png_with(&gray, Some(&gray_profile), None), None),
+        ("gray jpeg, gray profile", jpeg_with_icc(&gray, Some(&gray_profile)), None),
+        ("rgb jpeg, bytes that are not a profile", jpeg_with_icc(&rgb, Some(&not_a_profile)), None),
+        ("rgb png, no profile", png_with(&rgb, None, None), None),
+        ("rgb jpeg, 70 kB rgb profile in two APP2 chunks", jpeg_with_icc(&rgb, Some(&big_profile)), Some(&big_profile)),
+        ("rgb jpeg, second ICC chunk missing", strip_second_icc_chunk(jpeg_with_icc(&rgb, Some(&big_profile))), None),
+        ("cmyk jpeg, cmyk profile", cmyk_jpeg(16, 16, |_, _| [255, 0, 0, 255], Some(&icc_profile(b"CMYK"))), None),
+    ];
+    for (name, bytes, expected) in cases {
+        let decoded = decode(&bytes, &Limits::default()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(decoded.icc.as_deref(), expected, "{name}");
+    }
+}
+
+/// Drops the second `ICC_PROFILE` APP2 chunk of a JPEG.
+fn strip_second_icc_chunk(jpeg: Vec<u8>) -> Vec<u8> {
+    let second = jpeg.windows(14).position(|w| w == b"ICC_PROFILE\0\x02\x02").expect("second chunk");
+    let start = second - 4;
+    let len = usize::from(u16::from_be_bytes([jpeg[start + 2], jpeg[start + 3]]));
+    [&jpeg[..start], &jpeg[start + 2 + len..]].concat()
+}
+
+/// Where a refusal must come from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Stage {
+    /// The header: `probe` alone returns the very same error, before any pixel buffer.
+    Probe,
+    /// The pixel data: `probe` accepts the input, `decode` refuses it.
+    Decode,
+}
+
+/// Checks that `bytes` are refused with `code`, a message containing `says`, at `stage`.
+fn check_refused(name: &str, bytes: &[u8], limits: &Limits, code: &str, says: &str, stage: Stage) {
+    let error = decode(bytes, limits).map(|d| d.info).expect_err(name);
+    assert_eq!(error.code(), code, "{name}: {error}");
+    assert!(error.to_string().contains(says), "{name}: {error:?} should say {says:?}");
+    match stage {
+        Stage::Probe => assert_eq!(probe(bytes, limits), Err(error), "{name}: probe"),
+        Stage::Decode => assert!(probe(bytes, limits).is_ok(), "{name}: probe should accept it"),
+    }
+}
+
+#[test]
+fn refuses_bad_input_with_a_clear_code() {
+    let default = Limits::default();
+    let small_files = Limits { max_bytes: 1_000, ..default };
+    let few_pixels = Limits { max_pixels: 4_999, ..default };
+    let image = dynamic(quadrants(64, 48));
+    let noisy = dynamic(noisy(128, 128));
+    let half = |bytes: Vec<u8>| bytes[..bytes.len() / 2].to_vec();
+    let png_of = |w: u32, h: u32| encode(&dynamic(RgbImage::new(w, h)), ImageFormat::Png);
+    let ftyp = |brands: &[u8]| [&[0, 0, 0, 24][..], b"ftyp", &brands[..4], &[0; 4], &brands[4..]].concat();
+    let noise_bytes = noise(128 * 128 * 4, 3);
+    let cmyk = cmyk_jpeg(
+        128,
+        128,
+        |x, y| {
+            let i = ((y * 128 + x) * 4) as usize;
+            noise_bytes[i..i + 4].try_into().expect("4")
+        },
+        None,
+    );
+    use Stage::*;
+    let cases: Vec<Refused> = vec![
+        ("empty", vec![], &default, "empty_file", "empty", Probe),
+        ("over max_bytes", vec![0; 1_001], &small_files, "file_too_large", "1001 bytes", Probe),
+        ("random bytes", noise(4_096, 7), &default, "not_an_image", "", Probe),
+        ("text", b"hello, world\n".to_vec(), &default, "not_an_image", "", Probe),
+        ("mp4 video", ftyp(b"isomiso2mp41"), &default, "not_an_image", "", Probe),
+        ("pdf", b"%PDF-1.7\n%\xE2\xE3\xCF\xD3\n1 0 obj".to_vec(), &default, "unsupported_format", "pdf", Probe),
+        ("gif", b"GIF89a\x01\x00\x01\x00\x00\x00\x00;".to_vec(), &default, "unsupported_format", "gif", Probe),
+        ("heic", ftyp(b"heicmif1heic"), &default, "unsupported_format", "heic", Probe),
+        ("heif (mif1)", ftyp(b"mif1mif1miaf"), &default, "unsupported_format", "heif", Probe),
+        ("avif", ftyp(b"avifmif1miaf"), &default, "unsupported_format", "avif", Probe),
+        (
+            "bmp",
+            [&b"BM"[..], &[0; 12], &[40, 0, 0, 0], &[0; 36]].concat(),
+            &default,
+            "unsupported_format",
+            "bmp",
+            Probe,
+        ),
+        (
+            "svg",
+            b"<?xml version=\"1.0\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\"/>".to_vec(),
+            &default,
+            "unsupported_format",
+            "svg",
+            Probe,
+        ),
+        (
+            "png signature, then junk",
+            [&b"\x89PNG\r\n\x1a\n"[..], &noise(64, 1)].concat(),
+            &default,
+            "corrupt_image",
+            "IHDR",
+            Probe,
+        ),
+        ("jpeg with no frame", vec![0xFF, 0xD8, 0xFF, 0xD9], &default, "corrupt_image", "no image data", Probe),
+        ("truncated jpeg", half(jpeg(&noisy)), &default, "corrupt_image", "truncated", Decode),
+        ("truncated cmyk jpeg", half(cmyk.clone()), &default, "corrupt_image", "truncated", Decode),
+        (
+            "jpeg without quantisation tables",
+            strip_segments(&jpeg(&image), 0xDB),
+            &default,
+            "corrupt_image",
+            "jpeg",
+            Decode,
+        ),
+        (
+            "truncated tiff (its IFD comes last)",
+            half(encode(&noisy, ImageFormat::Tiff)),
+            &default,
+            "corrupt_image",
+            "tiff",
+            Probe,
+        ),
+        ("truncated png", half(encode(&noisy, ImageFormat::Png)), &default, "corrupt_image", "png", Decode),
+        ("truncated webp", half(encode(&noisy, ImageFormat::WebP)), &default, "corrupt_image", "webp", Decode),
+        (
+            "png claiming 100000x100000",
+            png_claiming(100_000, 100_000),
+            &default,
+            "image_too_large",
+            "15000 pixels a side",
+            Probe,
+        ),
+        (
+            "jpeg claiming 60000x60000",
+            with_sof_size(&jpeg(&image), 60_000, 60_000),
+            &default,
+            "image_too_large",
+            "60000x60000",
+            Probe,
+        ),
+        ("png 15001x1", png_of(15_001, 1), &default, "image_too_large", "15000 pixels a side", Probe),
+        ("png 1x15001", png_of(1, 15_001), &default, "image_too_large", "15000 pixels a side", Probe),
+        (
+            "webp 15001x1",
+            encode(&dynamic(RgbImage::new(15_001, 1)), ImageFormat::WebP),
+            &default,
+            "image_too_large",
+            "a side",
+            Probe,
+        ),
+        (
+            "tiff 15001x1",
+            encode(&dynamic(RgbImage::new(15_001, 1)), ImageFormat::Tiff),
+            &default,
+            "image_too_large",
+            "a side",
+            Probe,
+        ),
+        (
+            "png 100x50 over a 4999-pixel cap",
+            png_of(100, 50),
+            &few_pixels,
+            "image_too_large",
+            "4999 pixels in all",
+            Probe,
+        ),
+    ];
+    for (name, bytes, limits, code, says, stage) in cases {
+        check_refused(name, &bytes, limits, code, says, stage);
+    }
+}
+
+#[test]
+fn accepts_images_right_at_the_limits() {
+    let exactly = Limits { max_bytes: 0, max_side: 15_000, max_pixels: 5_000 };
+    let cases = [
+        ("15000x1", encode(&dynamic(RgbImage::new(15_000, 1)), ImageFormat::Png), Limits::default()),
+        ("100x50 = 5000 pixels", encode(&dynamic(RgbImage::new(100, 50)), ImageFormat::Png), exactly),
+    ];
+    for (name, bytes, limits) in cases {
+        let limits = Limits { max_bytes: bytes.len() as u64, ..limits };
+        decode(&bytes, &limits).unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+}

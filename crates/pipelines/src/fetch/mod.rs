@@ -1,0 +1,346 @@
+//! Fetching a source image by URL, safely: the SSRF-guarded HTTP client used by the print
+//! (source URL) and screenshot (page URL check) job kinds.
+//!
+//! Only http and https, no credentials in URLs. The host is resolved here, every resolved
+//! address must pass [`check_addr`], and the connection is pinned to the vetted address so
+//! DNS rebinding cannot slip past; reqwest's own resolver is replaced by one that refuses
+//! everything. Redirects are followed here, each hop checked the same way. One deadline
+//! covers the whole fetch (redirects and body), and the size cap is enforced both on
+//! `Content-Length` and while streaming.
+
+mod addr;
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use reqwest::header::{CONTENT_TYPE, LOCATION};
+use reqwest::{Client, StatusCode, Url, redirect};
+
+pub use addr::check_addr;
+
+/// Limits and address rules for one fetch. Defaults follow the spec: 20 s, 25 MB, 5
+/// redirects, private and loopback addresses refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchPolicy {
+    /// Deadline for the whole fetch: DNS, every redirect hop and the body.
+    pub timeout: Duration,
+    /// Largest body accepted, in bytes.
+    pub max_bytes: u64,
+    /// How many redirects are followed before giving up.
+    pub max_redirects: u8,
+    /// Opens private ranges (RFC 1918, CGNAT 100.64/10, ULA fc00::/7) and nothing else.
+    pub allow_private: bool,
+    /// Opens loopback (127/8, ::1) and nothing else.
+    pub allow_loopback: bool,
+}
+
+impl Default for FetchPolicy {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(20),
+            max_bytes: 25_000_000,
+            max_redirects: 5,
+            allow_private: false,
+            allow_loopback: false,
+        }
+    }
+}
+
+/// A fetched body with what the server said about it.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    /// The whole body, at most `max_bytes` long.
+    pub bytes: Bytes,
+    /// The `Content-Type` header of the final response, if any and readable.
+    pub content_type: Option<String>,
+    /// The URL the body came from, after redirects.
+    pub final_url: String,
+}
+
+/// Why a fetch failed; each variant has a stable [`code`](FetchError::code) and knows
+/// whether retrying could help.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FetchError {
+    /// The URL (or a redirect's `Location`) does not parse or has no host.
+    #[error("invalid URL `{url}`: {reason}")]
+    InvalidUrl {
+        /// The offending text.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A scheme other than http or https.
+    #[error("URL scheme `{0}` is not allowed (only http and https)")]
+    SchemeNotAllowed(String),
+    /// A user name or password in the URL.
+    #[error("credentials in URLs are not allowed")]
+    CredentialsNotAllowed,
+    /// The host is, or resolves to, an address the policy refuses.
+    #[error("host `{host}` is not allowed: {reason}")]
+    HostNotAllowed {
+        /// The host as written in the URL.
+        host: String,
+        /// Which address and why it is refused.
+        reason: String,
+    },
+    /// The host name did not resolve.
+    #[error("could not resolve `{host}`: {reason}")]
+    DnsFailed {
+        /// The host name.
+        host: String,
+        /// The resolver's answer.
+        reason: String,
+    },
+    /// The whole fetch took longer than the policy's timeout.
+    #[error("fetch timed out after {0:?}")]
+    Timeout(Duration),
+    /// The body is (or announces itself as) larger than the policy's `max_bytes`.
+    #[error("response is larger than the limit of {limit} bytes")]
+    TooLarge {
+        /// The limit that was exceeded.
+        limit: u64,
+    },
+    /// The server answered with a non-success status.
+    #[error("server answered HTTP {status} for {url}")]
+    Status {
+        /// The HTTP status code.
+        status: u16,
+        /// The URL that answered it.
+        url: String,
+    },
+    /// Connecting, sending or reading failed (refused, reset, TLS, broken body).
+    #[error("fetch failed: {0}")]
+    Failed(String),
+    /// More redirects than the policy's `max_redirects`.
+    #[error("too many redirects (more than {0})")]
+    TooManyRedirects(u8),
+}
+
+impl FetchError {
+    /// The stable public code of this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            FetchError::InvalidUrl { .. } => "invalid_url",
+            FetchError::SchemeNotAllowed(_) => "url_scheme_not_allowed",
+            FetchError::CredentialsNotAllowed => "url_credentials_not_allowed",
+            FetchError::HostNotAllowed { .. } => "url_host_not_allowed",
+            FetchError::DnsFailed { .. } => "dns_failed",
+            FetchError::Timeout(_) => "fetch_timeout",
+            FetchError::TooLarge { .. } => "fetch_too_large",
+            FetchError::Status { .. } => "fetch_status",
+            FetchError::Failed(_) => "fetch_failed",
+            FetchError::TooManyRedirects(_) => "too_many_redirects",
+        }
+    }
+
+    /// Whether trying again later could succeed: DNS, timeouts, transport failures, 5xx,
+    /// 408 and 429. Everything else is permanent.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            FetchError::DnsFailed { .. } | FetchError::Timeout(_) | FetchError::Failed(_) => true,
+            FetchError::Status { status, .. } => *status >= 500 || matches!(status, 408 | 429),
+            _ => false,
+        }
+    }
+}
+
+/// Fetches `url` under `policy`: checks every hop against SSRF, follows redirects itself,
+/// and returns the body once it is whole.
+pub async fn fetch(url: &str, policy: &FetchPolicy) -> Result<Fetched, FetchError> {
+    match tokio::time::timeout(policy.timeout, fetch_within_deadline(url, policy)).await {
+        Ok(result) => result,
+        Err(_elapsed) => Err(FetchError::Timeout(policy.timeout)),
+    }
+}
+
+async fn fetch_within_deadline(url: &str, policy: &FetchPolicy) -> Result<Fetched, FetchError> {
+    let mut url = Url::parse(url).map_err(|e| invalid(url, e))?;
+    let mut redirects = 0u8;
+    loop {
+        let client = vetted_client(&url, policy).await?;
+        let response = client.get(url.clone()).send().await.map_err(failed)?;
+        let status = response.status();
+        if is_followed_redirect(status) {
+            if redirects >= policy.max_redirects {
+                return Err(FetchError::TooManyRedirects(policy.max_redirects));
+            }
+            redirects += 1;
+            url = redirect_target(&url, &response)?;
+            continue;
+        }
+        if !status.is_success() {
+            return Err(FetchError::Status { status: status.as_u16(), url: url.to_string() });
+        }
+        return read_body(response, url, policy.max_bytes).await;
+    }
+}
+
+/// Checks `url` (scheme, credentials, host, every resolved address) and returns a client
+/// that can only connect to the vetted address.
+async fn vetted_client(url: &Url, policy: &FetchPolicy) -> Result<Client, FetchError> {
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(FetchError::SchemeNotAllowed(url.scheme().to_owned()));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(FetchError::CredentialsNotAllowed);
+    }
+    let host = url.host_str().filter(|h| !h.is_empty());
+    let host = host.ok_or_else(|| invalid(url.as_str(), "no host"))?;
+    let builder = Client::builder()
+        .redirect(redirect::Policy::none())
+        .no_proxy()
+        .dns_resolver(Arc::new(RefuseAll))
+        .user_agent(concat!("tintype/", env!("CARGO_PKG_VERSION")));
+    let builder = match literal_ip(host) {
+        Some(ip) => {
+            check_addr(ip, policy).map_err(|e| with_host(e, host))?;
+            builder
+        }
+        None => {
+            let addrs = resolve_vetted(host, url.port_or_known_default(), policy).await?;
+            builder.resolve_to_addrs(host, &addrs)
+        }
+    };
+    builder.build().map_err(failed)
+}
+
+/// The address of an IP-literal host as the URL parser serialises it (`1.2.3.4`, `[::1]`;
+/// other IPv4 spellings are already normalised to dotted decimal).
+fn literal_ip(host: &str) -> Option<IpAddr> {
+    match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        Some(v6) => v6.parse().ok(),
+        None => host.parse::<std::net::Ipv4Addr>().ok().map(IpAddr::V4),
+    }
+}
+
+/// Resolves `name` and refuses it if ANY address is disallowed; returns the addresses, all
+/// vetted, for the connection to be pinned to (several, so a dual-stack host still works
+/// when one family is unreachable).
+async fn resolve_vetted(name: &str, port: Option<u16>, policy: &FetchPolicy) -> Result<Vec<SocketAddr>, FetchError> {
+    addr::check_host_name(name)?;
+    let port = port.unwrap_or(80);
+    let dns_failed = |reason: String| FetchError::DnsFailed { host: name.to_owned(), reason };
+    let addrs: Vec<SocketAddr> =
+        tokio::net::lookup_host((name, port)).await.map_err(|e| dns_failed(e.to_string()))?.collect();
+    for addr in &addrs {
+        check_addr(addr.ip(), policy).map_err(|e| with_host(e, name))?;
+    }
+    if addrs.is_empty() {
+        return Err(dns_failed("no addresses".to_owned()));
+    }
+    Ok(addrs)
+}
+
+fn is_followed_redirect(status: StatusCode) -> bool {
+    matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308)
+}
+
+/// The next hop: `Location` resolved against the current URL.
+fn redirect_target(current: &Url, response: &reqwest::Response) -> Result<Url, FetchError> {
+    let location = response
+        .headers()
+        .get(LOCATION)
+        .ok_or_else(|| invalid(current.as_str(), "redirect without a Location header"))?;
+    let location = location.to_str().map_err(|_| invalid(current.as_str(), "redirect Location is not valid text"))?;
+    current.join(location).map_err(|e| invalid(location, e))
+}
+
+/// Streams the body, stopping as soon as it passes `max_bytes`.
+async fn read_body(mut response: reqwest::Response, url: Url, max_bytes: u64) -> Result<Fetched, FetchError> {
+    let too_large = FetchError::TooLarge { limit: max_bytes };
+    if response.content_length().is_some_and(|len| len > max_bytes) {
+        return Err(too_large);
+    }
+    let content_type = response.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let mut body = BytesMut::new();
+    while let Some(chunk) = response.chunk().await.map_err(failed)? {
+        if (body.len() + chunk.len()) as u64 > max_bytes {
+            return Err(too_large);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Fetched { bytes: body.freeze(), content_type, final_url: url.to_string() })
+}
+
+/// Puts the URL's host name into a refusal raised for one of its addresses.
+fn with_host(err: FetchError, host: &str) -> FetchError {
+    match err {
+        FetchError::HostNotAllowed { reason, .. } => FetchError::HostNotAllowed { host: host.to_owned(), reason },
+        other => other,
+    }
+}
+
+fn invalid(url: &str, reason: impl ToString) -> FetchError {
+    FetchError::InvalidUrl { url: url.to_owned(), reason: reason.to_string() }
+}
+
+/// A transport failure, with its whole cause chain (reqwest's own message hides it).
+fn failed(err: reqwest::Error) -> FetchError {
+    let err = err.without_url();
+    let mut message = err.to_string();
+    let mut source = std::error::Error::source(&err);
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    FetchError::Failed(message)
+}
+
+/// reqwest's resolver for names without a pinned address: refuses them all, so nothing
+/// can reach the network unvetted.
+struct RefuseAll;
+
+impl Resolve for RefuseAll {
+    fn resolve(&self, name: Name) -> Resolving {
+        let message = format!("`{}` was not vetted before connecting", name.as_str());
+        Box::pin(async move { Err::<Addrs, _>(message.into()) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_and_retryability() {
+        let status = |status| FetchError::Status { status, url: "http://x/".into() };
+        let host = FetchError::HostNotAllowed { host: "h".into(), reason: "r".into() };
+        let dns = FetchError::DnsFailed { host: "h".into(), reason: "r".into() };
+        #[rustfmt::skip]
+        let cases: Vec<(FetchError, &str, bool)> = vec![
+            (invalid("x", "bad"),                      "invalid_url",                 false),
+            (FetchError::SchemeNotAllowed("ftp".into()), "url_scheme_not_allowed",    false),
+            (FetchError::CredentialsNotAllowed,        "url_credentials_not_allowed", false),
+            (host,                                     "url_host_not_allowed",        false),
+            (dns,                                      "dns_failed",                  true),
+            (FetchError::Timeout(Duration::from_secs(1)), "fetch_timeout",            true),
+            (FetchError::TooLarge { limit: 1 },        "fetch_too_large",             false),
+            (status(404),                              "fetch_status",                false),
+            (status(403),                              "fetch_status",                false),
+            (status(408),                              "fetch_status",                true),
+            (status(429),                              "fetch_status",                true),
+            (status(500),                              "fetch_status",                true),
+            (status(503),                              "fetch_status",                true),
+            (FetchError::Failed("reset".into()),       "fetch_failed",                true),
+            (FetchError::TooManyRedirects(5),          "too_many_redirects",          false),
+        ];
+        for (err, code, retryable) in cases {
+            assert_eq!(err.code(), code, "{err}");
+            assert_eq!(err.is_retryable(), retryable, "{err}");
+        }
+    }
+
+    #[test]
+    fn default_policy_follows_the_spec() {
+        let p = FetchPolicy::default();
+        assert_eq!(p.timeout, Duration::from_secs(20));
+        assert_eq!(p.max_bytes, 25_000_000);
+        assert_eq!(p.max_redirects, 5);
+        assert!(!p.allow_private && !p.allow_loopback);
+    }
+}

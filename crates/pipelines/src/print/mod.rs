@@ -1,0 +1,465 @@
+//! The `print` job kind (SPEC §5, SnapToSize): one artwork in, print-ready ZIP packs out
+//! (one per ratio group, each under `max_zip_bytes`), or one JPEG at one size.
+//!
+//! - [`input`]: the input document, validated at submit and at run time.
+//! - [`plan`]: choosing qualities and parts so each ZIP fits (pure arithmetic).
+//! - [`render`]: the synchronous work of one group: estimate, encode in bands, verify.
+//! - this module: the job: fetching the source, decoding, rendering group by group on the
+//!   blocking pool, streaming each ZIP into the store, and the report in the job output.
+//!
+//! Steps: `fetching`, `decoding`, then for each group `resizing` (size estimate),
+//! `encoding` (progress per file, over the whole job) and `zipping` (the ZIP streams into
+//! the store), and `storing` at the end.
+
+pub mod input;
+pub mod plan;
+pub mod render;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::StreamExt;
+use serde_json::json;
+use tintype_blobs::BlobKey;
+use tintype_imaging::catalog::{self, Orientation, PrintSize, orientation_of};
+use tintype_imaging::decode::{Decoded, decode};
+use tintype_imaging::geometry::Fit;
+use tintype_imaging::watermark::Watermark;
+use tintype_imaging::{ImagingError, Limits};
+use tintype_queue::{Artifact, Catalog, JobOutput};
+use tintype_worker::{JobContext, JobError, JobHandler, ResultExt};
+use tokio::sync::mpsc;
+
+use crate::fetch::{FetchPolicy, fetch};
+use crate::zipstream;
+use input::{FitMode, Mode, PrintInput, Source, WantOrientation};
+use render::{FileReport, GroupPack, Observer, RenderError, Settings, Target, render_group};
+
+/// The kind name.
+pub const KIND: &str = "print";
+
+/// Steps, in order (a pack repeats resizing, encoding and zipping for each group).
+pub const STEPS: &[&str] = &["fetching", "decoding", "resizing", "encoding", "zipping", "storing"];
+
+/// Settings of the pipeline (from the `[print]` and `[fetch]` config sections).
+#[derive(Debug, Clone)]
+pub struct PrintConfig {
+    /// Rules for URL sources.
+    pub fetch: FetchPolicy,
+    /// Decoding limits.
+    pub limits: Limits,
+    /// Threads one job uses to encode a group's files (both cores by default).
+    pub threads: usize,
+}
+
+impl Default for PrintConfig {
+    fn default() -> Self {
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).min(4);
+        PrintConfig { fetch: FetchPolicy::default(), limits: Limits::default(), threads }
+    }
+}
+
+/// The `print` job handler.
+#[derive(Clone)]
+pub struct Print {
+    catalog: Arc<dyn Catalog>,
+    config: PrintConfig,
+}
+
+impl Print {
+    /// A handler that resolves upload ids through `catalog`.
+    pub fn new(catalog: Arc<dyn Catalog>, config: PrintConfig) -> Self {
+        Print { catalog, config }
+    }
+}
+
+fn parse(doc: &serde_json::Value) -> Result<PrintInput, String> {
+    PrintInput::parse(doc, catalog::groups(), |label| catalog::find(label).is_some())
+}
+
+#[async_trait]
+impl JobHandler for Print {
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+
+    fn steps(&self) -> &'static [&'static str] {
+        STEPS
+    }
+
+    fn validate(&self, input: &serde_json::Value) -> Result<(), String> {
+        parse(input).map(|_| ())
+    }
+
+    async fn run(&self, ctx: JobContext) -> Result<JobOutput, JobError> {
+        let input = parse(&ctx.job().input).map_err(|e| JobError::permanent("invalid_input", e))?;
+        ctx.step("fetching").await?;
+        let bytes = self.source_bytes(&ctx, &input.source).await?;
+        ctx.step("decoding").await?;
+        let limits = self.config.limits;
+        let started = std::time::Instant::now();
+        let decoded = ctx.blocking(move || decode(&bytes, &limits)).await?.map_err(imaging_error)?;
+        tracing::debug!(elapsed = ?started.elapsed(), "decoded");
+        let decoded = Arc::new(decoded);
+        let settings = Settings {
+            dpi: input.dpi,
+            fit: match input.fit {
+                FitMode::Stretch => Fit::Stretch,
+                FitMode::Crop => Fit::Crop { focal: input.focal },
+            },
+            icc: decoded.icc.clone(),
+            watermark: input.watermark.then(Watermark::preview),
+            threads: self.config.threads,
+        };
+        let mut output = match input.mode {
+            Mode::Pack => pack(&ctx, &input, decoded.clone(), settings).await?,
+            Mode::Single => single(&ctx, &input, decoded.clone(), settings).await?,
+        };
+        let (w, h) = decoded.pixels.dimensions();
+        output.result["source"] = json!({
+            "format": decoded.info.format.name(),
+            "width": w,
+            "height": h,
+            "orientation": orientation_name(orientation_of(w, h)),
+            "icc_profile": decoded.icc.is_some(),
+        });
+        Ok(output)
+    }
+}
+
+impl Print {
+    /// The source's bytes: an upload of the job's tenant, or a URL fetched safely.
+    async fn source_bytes(&self, ctx: &JobContext, source: &Source) -> Result<Bytes, JobError> {
+        let max = self.config.limits.max_bytes;
+        match source {
+            Source::Url(url) => {
+                let fetched = fetch(url, &self.config.fetch).await.map_err(|e| {
+                    let err = if e.is_retryable() { JobError::transient } else { JobError::permanent };
+                    err(e.code(), e.to_string())
+                })?;
+                Ok(fetched.bytes)
+            }
+            Source::Upload(id) => {
+                let upload = self
+                    .catalog
+                    .get_upload(&ctx.job().tenant, id)
+                    .await
+                    .retryable()?
+                    .ok_or_else(|| JobError::permanent("upload_not_found", format!("no upload {id}")))?;
+                if upload.bytes > max {
+                    return Err(imaging_error(ImagingError::FileTooLarge { bytes: upload.bytes, limit: max }));
+                }
+                let key = BlobKey::new(upload.blob_key).permanent()?;
+                let got = ctx.blobs().get(&key, None).await.retryable()?;
+                let mut body = got.body;
+                let mut buf = Vec::with_capacity(got.meta.size.min(max) as usize);
+                while let Some(chunk) = body.next().await {
+                    buf.extend_from_slice(&chunk.map_err(|e| JobError::transient("storage_error", e.to_string()))?);
+                    if buf.len() as u64 > max {
+                        return Err(imaging_error(ImagingError::FileTooLarge { bytes: buf.len() as u64, limit: max }));
+                    }
+                }
+                Ok(Bytes::from(buf))
+            }
+        }
+    }
+}
+
+/// Every group: render on the blocking pool, then stream its ZIPs into the store.
+async fn pack(
+    ctx: &JobContext,
+    input: &PrintInput,
+    decoded: Arc<Decoded>,
+    settings: Settings,
+) -> Result<JobOutput, JobError> {
+    let (w, h) = decoded.pixels.dimensions();
+    let orientation = orientation_of(w, h);
+    let mut plan = Vec::new();
+    for group in &input.groups {
+        let sizes = catalog::sizes(group).unwrap_or_default();
+        let targets: Vec<Target> = sizes
+            .iter()
+            .map(|s| Target::new(s, orientation, (w, h), &settings))
+            .collect::<Result<_, _>>()
+            .map_err(imaging_error)?;
+        plan.push((group.clone(), targets));
+    }
+    let total_files: usize = plan.iter().map(|(_, t)| t.len()).sum();
+    let mut done = 0;
+    let mut stored = Vec::new();
+    // Each group's ZIPs stream into the store while the next group renders.
+    let mut pending: Option<Rendered> = None;
+    for (group, targets) in plan {
+        let targets = Arc::new(targets);
+        let store = store_group(ctx, pending.take());
+        let render = async {
+            ctx.step("resizing").await?;
+            let started = std::time::Instant::now();
+            let rendered =
+                render_on_pool(ctx, &decoded, &group, &targets, &settings, input.max_zip_bytes, &mut done, total_files)
+                    .await?;
+            tracing::debug!(%group, elapsed = ?started.elapsed(), encodes = rendered.encodes, "group rendered");
+            Ok::<_, JobError>(rendered)
+        };
+        let (previous, rendered) = tokio::join!(store, render);
+        stored.extend(previous?);
+        pending = Some(Rendered { group: group.clone(), targets: targets.clone(), pack: Arc::new(rendered?) });
+    }
+    ctx.step("zipping").await?;
+    stored.extend(store_group(ctx, pending.take()).await?);
+    let mut artifacts = Vec::new();
+    let mut groups = Vec::new();
+    let mut warnings = Vec::new();
+    for group in stored {
+        artifacts.extend(group.artifacts);
+        groups.push(group.report);
+        warnings.extend(group.warnings);
+    }
+    ctx.step("storing").await?;
+    if artifacts.is_empty() {
+        return Err(JobError::permanent("output_too_large", "no output fits max_zip_bytes even at quality 60"));
+    }
+    let result = json!({
+        "mode": "pack",
+        "orientation": orientation_name(orientation),
+        "dpi": input.dpi,
+        "max_zip_bytes": input.max_zip_bytes,
+        "groups": groups,
+        "warnings": warnings,
+    });
+    Ok(JobOutput { artifacts, result })
+}
+
+/// A rendered group waiting to be stored.
+struct Rendered {
+    group: String,
+    targets: Arc<Vec<Target>>,
+    pack: Arc<GroupPack>,
+}
+
+/// A stored group: its ZIPs and its part of the job's result.
+struct StoredGroup {
+    artifacts: Vec<Artifact>,
+    report: serde_json::Value,
+    warnings: Vec<String>,
+}
+
+/// Streams a rendered group's ZIPs into the store and reports on its files.
+async fn store_group(ctx: &JobContext, rendered: Option<Rendered>) -> Result<Option<StoredGroup>, JobError> {
+    let Some(Rendered { group, targets, pack }) = rendered else { return Ok(None) };
+    let started = std::time::Instant::now();
+    let mut artifacts = Vec::new();
+    let mut files = Vec::new();
+    for zip in &pack.zips {
+        artifacts.push(store_zip(ctx, pack.clone(), zip.name.clone()).await?);
+        for (name, i) in &zip.entries {
+            let e = &pack.files[*i];
+            let report = FileReport::new(
+                &targets[e.index],
+                name.clone(),
+                e.quality,
+                e.bytes.len() as u64,
+                Some(zip.name.clone()),
+            );
+            files.push(report);
+        }
+    }
+    tracing::debug!(%group, elapsed = ?started.elapsed(), "group stored");
+    files.sort_by_key(|f| targets.iter().position(|t| t.size.label == f.size));
+    let mut warnings = Vec::new();
+    for s in &pack.skipped {
+        warnings.push(format!(
+            "{group} {}: left out, {} bytes even at quality {} is over max_zip_bytes",
+            s.size,
+            s.bytes,
+            plan::MIN_QUALITY
+        ));
+    }
+    let low: Vec<&str> = files.iter().filter(|f| f.low_resolution).map(|f| f.size.as_str()).collect();
+    if !low.is_empty() {
+        warnings.push(format!("{group}: below {} effective dpi at {}", render::LOW_DPI, low.join(", ")));
+    }
+    let report = json!({
+        "group": group,
+        "split": pack.split,
+        "zips": pack.zips.iter().map(|z| json!({"name": z.name, "bytes": z.bytes})).collect::<Vec<_>>(),
+        "files": files,
+        "skipped": pack.skipped,
+        "encodes": pack.encodes,
+    });
+    Ok(Some(StoredGroup { artifacts, report, warnings }))
+}
+
+/// One JPEG at one size, named `export_<group>_<size>_<orientation>.jpg`.
+async fn single(
+    ctx: &JobContext,
+    input: &PrintInput,
+    decoded: Arc<Decoded>,
+    settings: Settings,
+) -> Result<JobOutput, JobError> {
+    let (w, h) = decoded.pixels.dimensions();
+    let size = single_size(input).ok_or_else(|| JobError::permanent("invalid_input", "unknown size"))?;
+    let orientation = match input.orientation {
+        WantOrientation::Auto => orientation_of(w, h),
+        WantOrientation::Portrait => Orientation::Portrait,
+        WantOrientation::Landscape => Orientation::Landscape,
+    };
+    let target = Target::new(size, orientation, (w, h), &settings).map_err(imaging_error)?;
+    let shape = if size.group == catalog::SQUARE { "square" } else { orientation_name(orientation) };
+    let name = format!("export_{}_{}_{shape}.jpg", size.group, size.label);
+    ctx.step("resizing").await?;
+    let targets = Arc::new(vec![target]);
+    let mut done = 0;
+    let rendered =
+        render_on_pool(ctx, &decoded, size.group, &targets, &settings, input.max_zip_bytes, &mut done, 1).await?;
+    let mut warnings = Vec::new();
+    let (bytes, quality) = match rendered.files.first() {
+        Some(e) => (e.bytes.clone(), e.quality),
+        None => {
+            // Too big for the limit even at 60: deliver it anyway (one file cannot be
+            // split), and say so.
+            warnings.push(format!("{name} is over max_zip_bytes even at quality {}", plan::MIN_QUALITY));
+            let (src, t, s) = (decoded.clone(), targets.clone(), settings.clone());
+            let bytes = ctx
+                .blocking(move || render::encode_one(&src.pixels, &t[0], plan::MIN_QUALITY, &s))
+                .await?
+                .map_err(imaging_error)?;
+            (bytes, plan::MIN_QUALITY)
+        }
+    };
+    ctx.step("storing").await?;
+    let report = FileReport::new(&targets[0], name.clone(), quality, bytes.len() as u64, None);
+    if report.low_resolution {
+        warnings.push(format!("{name}: below {} effective dpi", render::LOW_DPI));
+    }
+    let body = futures::stream::once(async move { Ok(Bytes::from(bytes)) });
+    let artifact = ctx.put_artifact(&name, "image/jpeg", Box::pin(body)).await?;
+    let result = json!({
+        "mode": "single",
+        "orientation": orientation_name(orientation),
+        "dpi": input.dpi,
+        "max_zip_bytes": input.max_zip_bytes,
+        "files": [report],
+        "warnings": warnings,
+    });
+    Ok(JobOutput { artifacts: vec![artifact], result })
+}
+
+/// The catalog entry of a single export: in the one group named, else the first match.
+fn single_size(input: &PrintInput) -> Option<&'static PrintSize> {
+    let label = input.size.as_deref()?;
+    match input.groups.as_slice() {
+        [group] => catalog::find_in(group, label).or_else(|| catalog::find(label)),
+        _ => catalog::find(label),
+    }
+}
+
+/// What the blocking side tells the job while it renders.
+enum Event {
+    Encoding,
+    Encoded { name: String, quality: u8, bytes: u64 },
+}
+
+struct JobObserver {
+    tx: mpsc::UnboundedSender<Event>,
+    cancel: tokio_util::sync::CancellationToken,
+    encoding_started: std::sync::atomic::AtomicBool,
+}
+
+impl Observer for JobObserver {
+    fn encoding(&self) {
+        if !self.encoding_started.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            let _ = self.tx.send(Event::Encoding);
+        }
+    }
+    fn encoded(&self, target: &Target, quality: u8, bytes: u64) {
+        let _ = self.tx.send(Event::Encoded { name: target.file_name(), quality, bytes });
+    }
+    fn cancelled(&self) -> bool {
+        self.cancel.is_cancelled()
+    }
+}
+
+/// Runs [`render_group`] on the blocking pool while reporting its steps and progress.
+#[allow(clippy::too_many_arguments)]
+async fn render_on_pool(
+    ctx: &JobContext,
+    decoded: &Arc<Decoded>,
+    group: &str,
+    targets: &Arc<Vec<Target>>,
+    settings: &Settings,
+    limit: u64,
+    done: &mut usize,
+    total: usize,
+) -> Result<GroupPack, JobError> {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let observer = JobObserver {
+        tx,
+        cancel: ctx.cancellation().clone(),
+        encoding_started: std::sync::atomic::AtomicBool::new(false),
+    };
+    let (src, t, s, g) = (decoded.clone(), targets.clone(), settings.clone(), group.to_owned());
+    let work = ctx.blocking(move || render_group(&src.pixels, &g, &t, &s, limit, &observer));
+    let report = async {
+        let mut seen = std::collections::HashSet::new();
+        while let Some(event) = rx.recv().await {
+            let result = match event {
+                Event::Encoding => ctx.step("encoding").await,
+                Event::Encoded { name, quality, bytes } => {
+                    if seen.insert(name.clone()) {
+                        *done += 1;
+                    }
+                    let fraction = *done as f64 / total.max(1) as f64;
+                    let message = format!("{group}: {name} at quality {quality}, {bytes} bytes ({}/{total})", *done);
+                    ctx.progress(fraction, Some(message)).await
+                }
+            };
+            // A cancel or lost lease trips the token the renderer watches; keep draining.
+            if let Err(e) = result
+                && !e.is_cancelled()
+                && e.code != "lease_lost"
+            {
+                tracing::warn!(error = %e, "progress report failed");
+            }
+        }
+    };
+    let (rendered, ()) = tokio::join!(work, report);
+    match rendered? {
+        Ok(pack) => Ok(pack),
+        Err(RenderError::Cancelled) => Err(if ctx.cancellation().is_cancelled() {
+            ctx.check_cancelled().unwrap_err()
+        } else {
+            JobError::cancelled()
+        }),
+        Err(RenderError::Imaging(e)) => Err(imaging_error(e)),
+    }
+}
+
+/// Writes one ZIP of a rendered group on the blocking pool, streaming it into the store.
+async fn store_zip(ctx: &JobContext, rendered: Arc<GroupPack>, name: String) -> Result<Artifact, JobError> {
+    let (writer, stream) = zipstream::channel();
+    let zip_name = name.clone();
+    let write = ctx.blocking(move || -> std::io::Result<()> {
+        let zip =
+            rendered.zips.iter().find(|z| z.name == zip_name).ok_or_else(|| std::io::Error::other("unknown zip"))?;
+        zipstream::write_stored(writer, rendered.entries(zip)).map_err(std::io::Error::other)?.finish()
+    });
+    let put = ctx.put_artifact(&name, "application/zip", stream);
+    let (written, stored) = tokio::join!(write, put);
+    written?.map_err(|e| JobError::transient("zip_failed", e.to_string()))?;
+    stored
+}
+
+fn orientation_name(o: Orientation) -> &'static str {
+    match o {
+        Orientation::Portrait => "portrait",
+        Orientation::Landscape => "landscape",
+        Orientation::Square => "square",
+    }
+}
+
+/// Imaging errors are permanent: the same bytes fail the same way.
+fn imaging_error(e: ImagingError) -> JobError {
+    JobError::permanent(e.code(), e.to_string())
+}
