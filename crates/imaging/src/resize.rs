@@ -38,7 +38,27 @@ pub struct BandResizer<'a> {
     dst_h: u32,
     band_rows: u32,
     next_row: u32,
+    scratch: ResizeScratch,
+}
+
+/// Buffers a resizer reuses from band to band: fast_image_resize's own and one band of
+/// output (see [`BandResizer::next_band`]); they can also pass from one output to the
+/// next ([`BandResizer::with_scratch`], [`BandResizer::into_scratch`]).
+pub struct ResizeScratch {
     resizer: Resizer,
+    band: Vec<u8>,
+}
+
+impl Default for ResizeScratch {
+    fn default() -> Self {
+        ResizeScratch { resizer: Resizer::new(), band: Vec::new() }
+    }
+}
+
+impl std::fmt::Debug for ResizeScratch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResizeScratch").field("band_capacity", &self.band.capacity()).finish_non_exhaustive()
+    }
 }
 
 impl std::fmt::Debug for BandResizer<'_> {
@@ -98,7 +118,8 @@ impl<'a> BandResizer<'a> {
         if !fits {
             return invalid(format!("{rect:?} is not inside a {src_w}x{src_h} image"));
         }
-        Ok(BandResizer { pixels, src_w, src_h, rect, dst_w, dst_h, band_rows, next_row: 0, resizer: Resizer::new() })
+        let scratch = ResizeScratch::default();
+        Ok(BandResizer { pixels, src_w, src_h, rect, dst_w, dst_h, band_rows, next_row: 0, scratch })
     }
 
     /// Output size (width, height).
@@ -106,23 +127,55 @@ impl<'a> BandResizer<'a> {
         (self.dst_w, self.dst_h)
     }
 
+    /// Uses buffers left by an earlier output.
+    pub fn with_scratch(mut self, scratch: ResizeScratch) -> Self {
+        self.scratch = scratch;
+        self
+    }
+
+    /// Gives back the buffers for the next output.
+    pub fn into_scratch(self) -> ResizeScratch {
+        self.scratch
+    }
+
+    /// The next band, in the reused buffer: `(first row, pixels)`. The lending form of
+    /// the iterator (which copies each band out).
+    pub fn next_band(&mut self) -> Option<Result<(u32, &mut [u8]), ImagingError>> {
+        if self.next_row >= self.dst_h {
+            return None;
+        }
+        let first = self.next_row;
+        let rows = self.band_rows.min(self.dst_h - first);
+        self.next_row += rows;
+        match self.band(first, rows) {
+            Ok(()) => Some(Ok((first, self.scratch.band.as_mut_slice()))),
+            Err(e) => {
+                self.next_row = self.dst_h; // fused: nothing after an error
+                Some(Err(e))
+            }
+        }
+    }
+
     /// Resizes output rows `first..first + rows` out of order (samples for size
     /// estimates); does not move the iterator.
-    pub fn rows_at(&mut self, first: u32, rows: u32) -> Result<Vec<u8>, ImagingError> {
+    pub fn rows_at(&mut self, first: u32, rows: u32) -> Result<&[u8], ImagingError> {
         if rows == 0 || first.checked_add(rows).is_none_or(|end| end > self.dst_h) {
             return Err(ImagingError::InvalidGeometry(format!("rows {first}+{rows} of {}", self.dst_h)));
         }
-        self.band(first, rows)
+        self.band(first, rows)?;
+        Ok(&self.scratch.band)
     }
 
-    /// Resizes output rows `first..first + rows`.
-    fn band(&mut self, first: u32, rows: u32) -> Result<Vec<u8>, ImagingError> {
+    /// Resizes output rows `first..first + rows` into the scratch band.
+    fn band(&mut self, first: u32, rows: u32) -> Result<(), ImagingError> {
         let invalid = |e: &dyn std::fmt::Display| {
             ImagingError::InvalidGeometry(format!("resizing rows {first}..{}: {e}", first + rows))
         };
         let src = ImageRef::new(self.src_w, self.src_h, self.pixels, PixelType::U8x3).map_err(|e| invalid(&e))?;
-        let mut out = vec![0u8; self.dst_w as usize * 3 * rows as usize];
-        let mut dst = Image::from_slice_u8(self.dst_w, rows, &mut out, PixelType::U8x3).map_err(|e| invalid(&e))?;
+        let ResizeScratch { resizer, band } = &mut self.scratch;
+        // Every byte is overwritten: resizing only writes when the band grows.
+        band.resize(self.dst_w as usize * 3 * rows as usize, 0);
+        let mut dst = Image::from_slice_u8(self.dst_w, rows, band, PixelType::U8x3).map_err(|e| invalid(&e))?;
         // This band's share of the source rectangle (fractional rows).
         let scale = self.rect.height / f64::from(self.dst_h);
         let top = self.rect.top + f64::from(first) * scale;
@@ -131,8 +184,8 @@ impl<'a> BandResizer<'a> {
             .resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3))
             .use_alpha(false)
             .crop(self.rect.left, top, self.rect.width, height);
-        self.resizer.resize(&src, &mut dst, &options).map_err(|e| invalid(&e))?;
-        Ok(out)
+        resizer.resize(&src, &mut dst, &options).map_err(|e| invalid(&e))?;
+        Ok(())
     }
 }
 
@@ -140,17 +193,7 @@ impl Iterator for BandResizer<'_> {
     type Item = Result<Band, ImagingError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.next_row >= self.dst_h {
-            return None;
-        }
-        let first = self.next_row;
-        let rows = self.band_rows.min(self.dst_h - first);
-        self.next_row += rows;
-        let band = self.band(first, rows);
-        if band.is_err() {
-            self.next_row = self.dst_h; // fused: nothing after an error
-        }
-        Some(band.map(|pixels| (first, pixels)))
+        self.next_band().map(|band| band.map(|(first, pixels)| (first, pixels.to_vec())))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {

@@ -3,7 +3,7 @@
 //! archive is never held whole in memory nor written to local disk first (on S3 the store
 //! turns the stream into a multipart upload).
 
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -71,28 +71,29 @@ impl Write for ChannelWriter {
     }
 }
 
-/// Writes a ZIP of stored (uncompressed: JPEGs do not deflate) entries to `out`, taking
-/// each entry's bytes as it comes, and returns the writer after the central directory.
-pub fn write_stored<W: Write, B: AsRef<[u8]>>(
+/// Writes a ZIP of stored (uncompressed: JPEGs do not deflate) entries to `out`, copying
+/// each entry's data from its reader as it comes, and returns the writer after the
+/// central directory.
+pub fn write_stored<W: Write, R: Read>(
     out: W,
-    entries: impl IntoIterator<Item = (String, B)>,
+    entries: impl IntoIterator<Item = (String, R)>,
 ) -> zip::result::ZipResult<W> {
     let options = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Stored)
         .unix_permissions(0o644);
     let mut zip = zip::ZipWriter::new_stream(out);
-    for (name, data) in entries {
+    for (name, mut data) in entries {
         zip.start_file(name, options)?;
-        zip.write_all(data.as_ref())?;
+        io::copy(&mut data, &mut zip)?;
     }
     Ok(zip.finish()?.into_inner())
 }
 
-/// The exact size of the ZIP [`write_stored`] makes of these entries (it writes the
-/// archive to a counter: headers are computed, data is only counted).
-pub fn zip_size<'a>(entries: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> u64 {
-    let counter = write_stored(Counter(0), entries.into_iter().map(|(n, d)| (n.to_owned(), d)));
-    counter.map_or(u64::MAX, |c| c.0)
+/// The exact size of the ZIP [`write_stored`] makes of entries with these names and
+/// lengths (it writes such an archive to a counter).
+pub fn zip_size<'a>(entries: impl IntoIterator<Item = (&'a str, u64)>) -> u64 {
+    let entries = entries.into_iter().map(|(n, len)| (n.to_owned(), io::repeat(0).take(len)));
+    write_stored(Counter(0), entries).map_or(u64::MAX, |c| c.0)
 }
 
 struct Counter(u64);
@@ -114,7 +115,10 @@ mod tests {
     #[tokio::test]
     async fn a_zip_streams_through_the_channel_and_reads_back() {
         let (writer, mut stream) = channel();
-        let entries = vec![("g/a.jpg".to_owned(), vec![1u8; 300_000]), ("g/b.jpg".to_owned(), vec![2u8; 10])];
+        let entries = vec![
+            ("g/a.jpg".to_owned(), io::Cursor::new(vec![1u8; 300_000])),
+            ("g/b.jpg".to_owned(), io::Cursor::new(vec![2u8; 10])),
+        ];
         let write = tokio::task::spawn_blocking(move || write_stored(writer, entries).map(|w| w.finish()));
         let mut bytes = Vec::new();
         while let Some(chunk) = stream.next().await {
@@ -130,9 +134,9 @@ mod tests {
     #[test]
     fn zip_size_is_exact() {
         let entries = [("g/a.jpg", vec![1u8; 70_000]), ("g/longer_name_2400x3000.jpg", vec![2u8; 5])];
-        let written = write_stored(Vec::new(), entries.iter().map(|(n, d)| (n.to_string(), d))).unwrap();
-        assert_eq!(zip_size(entries.iter().map(|(n, d)| (*n, d.as_slice()))), written.len() as u64);
-        assert_eq!(zip_size([]), write_stored::<_, Vec<u8>>(Vec::new(), []).unwrap().len() as u64);
+        let written = write_stored(Vec::new(), entries.iter().map(|(n, d)| (n.to_string(), d.as_slice()))).unwrap();
+        assert_eq!(zip_size(entries.iter().map(|(n, d)| (*n, d.len() as u64))), written.len() as u64);
+        assert_eq!(zip_size([]), write_stored::<_, &[u8]>(Vec::new(), []).unwrap().len() as u64);
     }
 
     #[tokio::test]
@@ -154,10 +158,11 @@ mod tests {
     async fn a_dropped_reader_stops_the_writer() {
         let (writer, stream) = channel();
         drop(stream);
-        let result =
-            tokio::task::spawn_blocking(move || write_stored(writer, vec![("x".to_owned(), vec![0u8; CHUNK * 2])]))
-                .await
-                .unwrap();
+        let result = tokio::task::spawn_blocking(move || {
+            write_stored(writer, vec![("x".to_owned(), io::repeat(0).take(CHUNK as u64 * 2))])
+        })
+        .await
+        .unwrap();
         assert!(result.is_err());
     }
 }

@@ -13,6 +13,10 @@ use tintype_pipelines::print::plan::{MAX_QUALITY, MIN_QUALITY};
 use tintype_pipelines::print::render::{GroupPack, Quiet, Settings, Target, render_group};
 use tintype_pipelines::zipstream::write_stored;
 
+fn spool() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
 fn settings(dpi: u32) -> Settings {
     Settings { dpi, fit: Fit::Stretch, icc: None, watermark: None, threads: 2 }
 }
@@ -34,7 +38,7 @@ fn check_zips(pack: &GroupPack, limit: u64, targets: usize) -> Vec<Vec<u8>> {
         .zips
         .iter()
         .map(|z| {
-            let bytes = write_stored(Vec::new(), pack.entries(z)).unwrap();
+            let bytes = write_stored(Vec::new(), pack.entries(z).unwrap()).unwrap();
             assert_eq!(bytes.len() as u64, z.bytes, "{}: planned size is exact", z.name);
             assert!(z.bytes <= limit, "{}: {} bytes over the limit {limit}", z.name, z.bytes);
             let archive = zip::ZipArchive::new(std::io::Cursor::new(bytes.clone())).unwrap();
@@ -52,11 +56,12 @@ fn check_zips(pack: &GroupPack, limit: u64, targets: usize) -> Vec<Vec<u8>> {
 
 #[test]
 fn a_noisy_image_never_exceeds_the_limit() {
+    let dir = spool();
     let src = fixtures::noisy(900, 600);
     let s = settings(100);
     let t = targets("2x3", &src, &s);
     for limit in [40_000_000, 12_000_000, 6_000_000, 3_000_000] {
-        let pack = render_group(&src, "2x3", &t, &s, limit, &Quiet).unwrap();
+        let pack = render_group(&src, "2x3", &t, &s, limit, dir.path(), &Quiet).unwrap();
         check_zips(&pack, limit, t.len());
         if pack.split {
             assert!(pack.zips.len() > 1);
@@ -73,44 +78,47 @@ fn a_noisy_image_never_exceeds_the_limit() {
 
 #[test]
 fn quality_steps_down_before_splitting() {
+    let dir = spool();
     let src = fixtures::noisy(900, 600);
     let s = settings(100);
     let t = targets("4x5", &src, &s);
-    let roomy = render_group(&src, "4x5", &t, &s, 200_000_000, &Quiet).unwrap();
+    let roomy = render_group(&src, "4x5", &t, &s, 200_000_000, dir.path(), &Quiet).unwrap();
     assert!(roomy.files.iter().all(|f| f.quality == MAX_QUALITY) && !roomy.split);
     let at_80: u64 = roomy.zips[0].bytes;
     // 85% of the size at 80 needs a lower quality but no split.
-    let tight = render_group(&src, "4x5", &t, &s, at_80 * 85 / 100, &Quiet).unwrap();
+    let tight = render_group(&src, "4x5", &t, &s, at_80 * 85 / 100, dir.path(), &Quiet).unwrap();
     check_zips(&tight, at_80 * 85 / 100, t.len());
     assert!(!tight.split, "a small squeeze lowers the quality");
     let q = tight.files[0].quality;
     assert!(q < MAX_QUALITY && q > MIN_QUALITY, "quality {q}");
     assert!(tight.encodes <= 2 * t.len(), "estimate, then verify: {} encodes for {} files", tight.encodes, t.len());
     // A quarter of it cannot fit even at 60: parts.
-    let split = render_group(&src, "4x5", &t, &s, at_80 / 4, &Quiet).unwrap();
+    let split = render_group(&src, "4x5", &t, &s, at_80 / 4, dir.path(), &Quiet).unwrap();
     check_zips(&split, at_80 / 4, t.len());
     assert!(split.split && split.zips.len() >= 2, "{:?}", split.zips);
 }
 
 #[test]
 fn a_file_too_big_for_any_zip_is_reported_not_packed() {
+    let dir = spool();
     let src = fixtures::noisy(900, 600);
     let s = settings(150);
     let t = targets("iso", &src, &s);
-    let roomy = render_group(&src, "iso", &t, &s, 500_000_000, &Quiet).unwrap();
-    let a1_at_80 = roomy.files.last().unwrap().bytes.len() as u64;
+    let roomy = render_group(&src, "iso", &t, &s, 500_000_000, dir.path(), &Quiet).unwrap();
+    let a1_at_80 = roomy.files.last().unwrap().bytes;
     let limit = a1_at_80 / 4;
-    let pack = render_group(&src, "iso", &t, &s, limit, &Quiet).unwrap();
+    let pack = render_group(&src, "iso", &t, &s, limit, dir.path(), &Quiet).unwrap();
     check_zips(&pack, limit, t.len());
     assert!(pack.skipped.iter().any(|sk| sk.size == "A1" && sk.code == "too_large_for_zip"), "{:?}", pack.skipped);
 }
 
 #[test]
 fn names_sizes_density_and_report() {
+    let dir = spool();
     let landscape = fixtures::quadrants(600, 400);
     let s = settings(72);
     let t = targets("4x5", &landscape, &s);
-    let pack = render_group(&landscape, "4x5", &t, &s, 20_000_000, &Quiet).unwrap();
+    let pack = render_group(&landscape, "4x5", &t, &s, 20_000_000, dir.path(), &Quiet).unwrap();
     let zips = check_zips(&pack, 20_000_000, t.len());
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zips[0].clone())).unwrap();
     let names: Vec<String> =

@@ -187,18 +187,38 @@ async fn pack(
     }
     let total_files: usize = plan.iter().map(|(_, t)| t.len()).sum();
     let mut done = 0;
+    let spool = spool_dir()?;
     let mut stored = Vec::new();
     // Each group's ZIPs stream into the store while the next group renders.
+    // The next group estimates meanwhile, but waits for the store to finish (and free the
+    // previous group's files) before it encodes: one group's files in memory at a time.
     let mut pending: Option<Rendered> = None;
     for (group, targets) in plan {
         let targets = Arc::new(targets);
-        let store = store_group(ctx, pending.take());
+        let (stored_tx, stored_rx) = tokio::sync::oneshot::channel::<()>();
+        let store = async {
+            let stored = store_group(ctx, pending.take()).await;
+            let _ = stored_tx.send(());
+            stored
+        };
         let render = async {
             ctx.step("resizing").await?;
             let started = std::time::Instant::now();
-            let rendered =
-                render_on_pool(ctx, &decoded, &group, &targets, &settings, input.max_zip_bytes, &mut done, total_files)
-                    .await?;
+            let dir = spool.path().join(&group);
+            std::fs::create_dir(&dir).map_err(spool_error)?;
+            let rendered = render_on_pool(
+                ctx,
+                &decoded,
+                &group,
+                &targets,
+                &settings,
+                input.max_zip_bytes,
+                &dir,
+                Some(stored_rx),
+                &mut done,
+                total_files,
+            )
+            .await?;
             tracing::debug!(%group, elapsed = ?started.elapsed(), encodes = rendered.encodes, "group rendered");
             Ok::<_, JobError>(rendered)
         };
@@ -255,13 +275,7 @@ async fn store_group(ctx: &JobContext, rendered: Option<Rendered>) -> Result<Opt
         artifacts.push(store_zip(ctx, pack.clone(), zip.name.clone()).await?);
         for (name, i) in &zip.entries {
             let e = &pack.files[*i];
-            let report = FileReport::new(
-                &targets[e.index],
-                name.clone(),
-                e.quality,
-                e.bytes.len() as u64,
-                Some(zip.name.clone()),
-            );
+            let report = FileReport::new(&targets[e.index], name.clone(), e.quality, e.bytes, Some(zip.name.clone()));
             files.push(report);
         }
     }
@@ -311,29 +325,50 @@ async fn single(
     ctx.step("resizing").await?;
     let targets = Arc::new(vec![target]);
     let mut done = 0;
-    let rendered =
-        render_on_pool(ctx, &decoded, size.group, &targets, &settings, input.max_zip_bytes, &mut done, 1).await?;
+    let spool = spool_dir()?;
+    let rendered = render_on_pool(
+        ctx,
+        &decoded,
+        size.group,
+        &targets,
+        &settings,
+        input.max_zip_bytes,
+        spool.path(),
+        None,
+        &mut done,
+        1,
+    )
+    .await?;
     let mut warnings = Vec::new();
-    let (bytes, quality) = match rendered.files.first() {
-        Some(e) => (e.bytes.clone(), e.quality),
+    let (path, bytes, quality) = match rendered.files.first() {
+        Some(e) => (e.path.clone(), e.bytes, e.quality),
         None => {
             // Too big for the limit even at 60: deliver it anyway (one file cannot be
             // split), and say so.
             warnings.push(format!("{name} is over max_zip_bytes even at quality {}", plan::MIN_QUALITY));
             let (src, t, s) = (decoded.clone(), targets.clone(), settings.clone());
-            let bytes = ctx
-                .blocking(move || render::encode_one(&src.pixels, &t[0], plan::MIN_QUALITY, &s))
-                .await?
-                .map_err(imaging_error)?;
-            (bytes, plan::MIN_QUALITY)
+            let path = spool.path().join("single.jpg");
+            let to = path.clone();
+            let written = ctx
+                .blocking(move || -> Result<u64, JobError> {
+                    let file = std::fs::File::create(&to).map_err(spool_error)?;
+                    let out = std::io::BufWriter::with_capacity(1 << 20, file);
+                    let (out, bytes) =
+                        render::encode_to(out, &src.pixels, &t[0], plan::MIN_QUALITY, &s).map_err(imaging_error)?;
+                    out.into_inner().map_err(|e| spool_error(e.into_error()))?;
+                    Ok(bytes)
+                })
+                .await??;
+            (path, written, plan::MIN_QUALITY)
         }
     };
     ctx.step("storing").await?;
-    let report = FileReport::new(&targets[0], name.clone(), quality, bytes.len() as u64, None);
+    let report = FileReport::new(&targets[0], name.clone(), quality, bytes, None);
     if report.low_resolution {
         warnings.push(format!("{name}: below {} effective dpi", render::LOW_DPI));
     }
-    let body = futures::stream::once(async move { Ok(Bytes::from(bytes)) });
+    let file = tokio::fs::File::open(&path).await.map_err(spool_error)?;
+    let body = tokio_util::io::ReaderStream::with_capacity(file, zipstream::CHUNK);
     let artifact = ctx.put_artifact(&name, "image/jpeg", Box::pin(body)).await?;
     let result = json!({
         "mode": "single",
@@ -364,14 +399,17 @@ enum Event {
 struct JobObserver {
     tx: mpsc::UnboundedSender<Event>,
     cancel: tokio_util::sync::CancellationToken,
-    encoding_started: std::sync::atomic::AtomicBool,
+    /// Resolves once the previous group is stored (its files freed).
+    room: std::sync::Mutex<Option<tokio::sync::oneshot::Receiver<()>>>,
 }
 
 impl Observer for JobObserver {
     fn encoding(&self) {
-        if !self.encoding_started.swap(true, std::sync::atomic::Ordering::Relaxed) {
-            let _ = self.tx.send(Event::Encoding);
+        let room = self.room.lock().ok().and_then(|mut r| r.take());
+        if let Some(room) = room {
+            let _ = room.blocking_recv(); // on the blocking pool: waiting here is fine
         }
+        let _ = self.tx.send(Event::Encoding);
     }
     fn encoded(&self, target: &Target, quality: u8, bytes: u64) {
         let _ = self.tx.send(Event::Encoded { name: target.file_name(), quality, bytes });
@@ -390,17 +428,15 @@ async fn render_on_pool(
     targets: &Arc<Vec<Target>>,
     settings: &Settings,
     limit: u64,
+    spool: &std::path::Path,
+    room: Option<tokio::sync::oneshot::Receiver<()>>,
     done: &mut usize,
     total: usize,
 ) -> Result<GroupPack, JobError> {
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let observer = JobObserver {
-        tx,
-        cancel: ctx.cancellation().clone(),
-        encoding_started: std::sync::atomic::AtomicBool::new(false),
-    };
-    let (src, t, s, g) = (decoded.clone(), targets.clone(), settings.clone(), group.to_owned());
-    let work = ctx.blocking(move || render_group(&src.pixels, &g, &t, &s, limit, &observer));
+    let observer = JobObserver { tx, cancel: ctx.cancellation().clone(), room: std::sync::Mutex::new(room) };
+    let (src, t, s, g, dir) = (decoded.clone(), targets.clone(), settings.clone(), group.to_owned(), spool.to_owned());
+    let work = ctx.blocking(move || render_group(&src.pixels, &g, &t, &s, limit, &dir, &observer));
     let report = async {
         let mut seen = std::collections::HashSet::new();
         while let Some(event) = rx.recv().await {
@@ -433,6 +469,7 @@ async fn render_on_pool(
             JobError::cancelled()
         }),
         Err(RenderError::Imaging(e)) => Err(imaging_error(e)),
+        Err(RenderError::Spool(e)) => Err(spool_error(e)),
     }
 }
 
@@ -443,7 +480,7 @@ async fn store_zip(ctx: &JobContext, rendered: Arc<GroupPack>, name: String) -> 
     let write = ctx.blocking(move || -> std::io::Result<()> {
         let zip =
             rendered.zips.iter().find(|z| z.name == zip_name).ok_or_else(|| std::io::Error::other("unknown zip"))?;
-        zipstream::write_stored(writer, rendered.entries(zip)).map_err(std::io::Error::other)?.finish()
+        zipstream::write_stored(writer, rendered.entries(zip)?).map_err(std::io::Error::other)?.finish()
     });
     let put = ctx.put_artifact(&name, "application/zip", stream);
     let (written, stored) = tokio::join!(write, put);
@@ -457,6 +494,16 @@ fn orientation_name(o: Orientation) -> &'static str {
         Orientation::Landscape => "landscape",
         Orientation::Square => "square",
     }
+}
+
+/// A private temporary directory for the job's encoded files (removed when dropped).
+fn spool_dir() -> Result<tempfile::TempDir, JobError> {
+    tempfile::Builder::new().prefix("tintype-print-").tempdir().map_err(spool_error)
+}
+
+/// Local disk trouble (full, unwritable) may pass: transient.
+fn spool_error(e: std::io::Error) -> JobError {
+    JobError::transient("spool_failed", format!("temporary file: {e}"))
 }
 
 /// Imaging errors are permanent: the same bytes fail the same way.

@@ -1,8 +1,8 @@
 //! The synchronous heart of `print`: from a decoded artwork to the JPEGs of one group,
 //! each at the quality that keeps the group's ZIP under the limit. Runs on a blocking
-//! thread (the job) or straight from the CLI (`tintype run print`); spreads one group's
-//! files over `threads` scoped threads, each resizing and encoding in bands, so peak
-//! memory is the source plus the finished (compressed) files of one group.
+//! thread; spreads one group's files over `threads` scoped threads, each resizing and
+//! encoding in bands straight into a spool file (local temp disk), so peak memory is the
+//! decoded source plus one band per thread: finished files are never held in memory.
 //!
 //! Fitting the limit without encoding every size at every quality:
 //! 1. **estimate**: resize a few strips of every output and encode them at quality 80
@@ -13,6 +13,9 @@
 //!    miss, correct the estimates by what was measured and step down (rare), until 60,
 //!    where the files are split into parts by their real sizes.
 
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use image::RgbImage;
@@ -92,20 +95,35 @@ impl Target {
     }
 }
 
-/// One finished JPEG.
+/// One finished JPEG, in its spool file.
 #[derive(Debug, Clone)]
 pub struct Encoded {
     /// Which target (index into the group's targets).
     pub index: usize,
     /// JPEG quality it got.
     pub quality: u8,
-    /// The file.
-    pub bytes: Vec<u8>,
+    /// File size.
+    pub bytes: u64,
+    /// The spool file.
+    pub path: PathBuf,
+}
+
+impl Encoded {
+    /// The file, for reading.
+    pub fn open(&self) -> io::Result<File> {
+        File::open(&self.path)
+    }
+
+    /// The whole file.
+    pub fn read(&self) -> io::Result<Vec<u8>> {
+        std::fs::read(&self.path)
+    }
 }
 
 /// What the caller hears while a group is made.
 pub trait Observer: Sync {
-    /// Estimating is over; encoding the files starts.
+    /// Estimating is over; encoding the files starts (it may block until the caller has
+    /// room for this group's files).
     fn encoding(&self) {}
     /// A file was encoded (possibly again, at a lower quality).
     fn encoded(&self, target: &Target, quality: u8, bytes: u64);
@@ -133,6 +151,9 @@ pub enum RenderError {
     /// The observer asked to stop.
     #[error("cancelled")]
     Cancelled,
+    /// A spool file could not be written or read.
+    #[error("spool file: {0}")]
+    Spool(#[from] io::Error),
 }
 
 /// A report line for one output, as the job output carries it.
@@ -220,9 +241,9 @@ pub struct GroupPack {
 }
 
 impl GroupPack {
-    /// The entries of one ZIP with their bytes, for writing.
-    pub fn entries<'a>(&'a self, zip: &'a ZipPlan) -> impl Iterator<Item = (String, &'a [u8])> + 'a {
-        zip.entries.iter().map(|(name, i)| (name.clone(), self.files[*i].bytes.as_slice()))
+    /// The entries of one ZIP with their opened files, for writing.
+    pub fn entries(&self, zip: &ZipPlan) -> io::Result<Vec<(String, File)>> {
+        zip.entries.iter().map(|(name, i)| Ok((name.clone(), self.files[*i].open()?))).collect()
     }
 }
 
@@ -231,13 +252,15 @@ pub fn folder(group: &str) -> String {
     format!("{group}_print_sizes")
 }
 
-/// Makes every output of one group so that each ZIP stays under `limit` bytes.
+/// Makes every output of one group so that each ZIP stays under `limit` bytes. The files
+/// are written to `spool` (a directory the caller owns and removes).
 pub fn render_group(
     src: &RgbImage,
     group: &str,
     targets: &[Target],
     settings: &Settings,
     limit: u64,
+    spool: &Path,
     observer: &dyn Observer,
 ) -> Result<GroupPack, RenderError> {
     let folder = folder(group);
@@ -262,13 +285,12 @@ pub fn render_group(
         let todo: Vec<usize> =
             (0..targets.len()).filter(|i| files[*i].as_ref().is_none_or(|f| f.quality != quality)).collect();
         encodes += todo.len();
-        let hints: Vec<usize> = models.iter().map(|m| (m.at(quality) * 1.08) as usize + 65_536).collect();
-        for e in encode_all(src, targets, &todo, quality, settings, &hints, observer)? {
+        for e in encode_all(src, targets, &todo, quality, settings, spool, observer)? {
             let i = e.index;
             files[i] = Some(e);
         }
         let done: Vec<&Encoded> = files.iter().flatten().collect();
-        let total = zip_size(done.iter().map(|e| (names[e.index].as_str(), e.bytes.as_slice())));
+        let total = zip_size(done.iter().map(|e| (names[e.index].as_str(), e.bytes)));
         if total <= limit {
             let entries = done.iter().map(|e| (names[e.index].clone(), e.index)).collect();
             let zips = vec![ZipPlan { name: format!("{folder}.zip"), entries, bytes: total }];
@@ -281,11 +303,11 @@ pub fn render_group(
         for (m, f) in models.iter_mut().zip(&files) {
             if let Some(f) = f {
                 let predicted = m.at(f.quality).max(1.0);
-                let ratio = f.bytes.len() as f64 / predicted;
+                let ratio = f.bytes as f64 / predicted;
                 for p in &mut m.points {
                     p.1 *= ratio;
                 }
-                m.points.push((f.quality, f.bytes.len() as f64));
+                m.points.push((f.quality, f.bytes as f64));
             }
         }
         let next = match plan(&names, &models, limit) {
@@ -333,21 +355,21 @@ fn split_group(
     limit: u64,
     encodes: usize,
 ) -> GroupPack {
-    let alone = |i: usize, f: &Encoded| zip_size([(names[i].as_str(), f.bytes.as_slice())]);
+    let alone = |i: usize, f: &Encoded| zip_size([(names[i].as_str(), f.bytes)]);
     let mut skipped = Vec::new();
     for (i, slot) in files.iter_mut().enumerate() {
         if let Some(f) = slot
             && alone(i, f) > limit
         {
             let size = names[i].rsplit('/').next().unwrap_or_default().split('_').next().unwrap_or_default();
-            skipped.push(Skipped { size: size.to_owned(), bytes: f.bytes.len() as u64, code: "too_large_for_zip" });
+            skipped.push(Skipped { size: size.to_owned(), bytes: f.bytes, code: "too_large_for_zip" });
             *slot = None;
         }
     }
     let kept: Vec<usize> = (0..files.len()).filter(|i| files[*i].is_some()).collect();
     let sizes: Vec<u64> = kept
         .iter()
-        .map(|i| files[*i].as_ref().map_or(0, |f| f.bytes.len() as u64 + super::plan::entry_overhead(&names[*i])))
+        .map(|i| files[*i].as_ref().map_or(0, |f| f.bytes + super::plan::entry_overhead(&names[*i])))
         .collect();
     let capacity = limit.saturating_sub(super::plan::ZIP_TRAILER);
     let mut parts: Vec<Vec<usize>> =
@@ -357,7 +379,7 @@ fn split_group(
     let mut i = 0;
     while i < parts.len() {
         let measure = |part: &[usize]| {
-            zip_size(part.iter().filter_map(|j| files[*j].as_ref().map(|f| (names[*j].as_str(), f.bytes.as_slice()))))
+            zip_size(part.iter().filter_map(|j| files[*j].as_ref().map(|f| (names[*j].as_str(), f.bytes))))
         };
         if parts[i].len() > 1 && measure(&parts[i]) > limit {
             let moved = parts[i].pop().unwrap_or_default();
@@ -373,9 +395,7 @@ fn split_group(
         .enumerate()
         .map(|(n, part)| {
             let entries: Vec<(String, usize)> = part.iter().map(|j| (names[*j].clone(), *j)).collect();
-            let bytes = zip_size(
-                part.iter().filter_map(|j| files[*j].as_ref().map(|f| (names[*j].as_str(), f.bytes.as_slice()))),
-            );
+            let bytes = zip_size(part.iter().filter_map(|j| files[*j].as_ref().map(|f| (names[*j].as_str(), f.bytes))));
             let name = if many { format!("{folder}_part{}.zip", n + 1) } else { format!("{folder}.zip") };
             ZipPlan { name, entries, bytes }
         })
@@ -401,7 +421,7 @@ fn estimate(
         for s in 0..strips {
             // Start on a 16-row boundary, as the JPEG's own MCU rows do.
             let first = (t.height - rows) * (2 * s + 1) / (2 * strips) / 16 * 16;
-            sample.extend_from_slice(&resizer.rows_at(first, rows)?);
+            sample.extend_from_slice(resizer.rows_at(first, rows)?);
         }
         let sampled_rows = rows * strips;
         let header = header_bytes(settings);
@@ -436,43 +456,45 @@ fn encode_all(
     todo: &[usize],
     quality: u8,
     settings: &Settings,
-    hints: &[usize],
+    spool: &Path,
     observer: &dyn Observer,
 ) -> Result<Vec<Encoded>, RenderError> {
     let mut order = todo.to_vec();
     order.sort_by_key(|i| std::cmp::Reverse(targets[*i].pixels()));
     parallel(&order, settings.threads, observer, |i| {
         let t = &targets[i];
-        let bytes = encode_into(Vec::with_capacity(hints[i]), src, t, quality, settings)?;
-        observer.encoded(t, quality, bytes.len() as u64);
-        Ok(Encoded { index: i, quality, bytes })
+        let path = spool.join(format!("{i}.jpg"));
+        let (file, bytes) =
+            encode_to(BufWriter::with_capacity(1 << 20, File::create(&path)?), src, t, quality, settings)?;
+        file.into_inner().map_err(io::IntoInnerError::into_error)?;
+        observer.encoded(t, quality, bytes);
+        Ok(Encoded { index: i, quality, bytes, path })
     })
 }
 
-/// Resizes and encodes one output band by band into memory (the compressed file only).
+/// Resizes and encodes one output band by band into memory (small outputs, tests).
 pub fn encode_one(src: &RgbImage, t: &Target, quality: u8, settings: &Settings) -> Result<Vec<u8>, ImagingError> {
-    encode_into(Vec::new(), src, t, quality, settings)
+    encode_to(Vec::new(), src, t, quality, settings).map(|(out, _)| out)
 }
 
-/// As [`encode_one`], into `out` (sized from the estimate: growing a large Vec by
-/// doubling would briefly hold the file twice).
-fn encode_into(
-    out: Vec<u8>,
+/// Resizes and encodes one output band by band into `out`; returns it and the bytes written.
+pub fn encode_to<W: Write>(
+    out: W,
     src: &RgbImage,
     t: &Target,
     quality: u8,
     settings: &Settings,
-) -> Result<Vec<u8>, ImagingError> {
-    let bands = BandResizer::new(src, t.rect, t.width, t.height, DEFAULT_BAND_ROWS)?;
+) -> Result<(W, u64), ImagingError> {
+    let mut bands = BandResizer::new(src, t.rect, t.width, t.height, DEFAULT_BAND_ROWS)?;
     let mut writer = JpegWriter::new(t.width, t.height, &jpeg_options(settings, quality), out)?;
-    for band in bands {
-        let (first, mut pixels) = band?;
+    while let Some(band) = bands.next_band() {
+        let (first, pixels) = band?;
         if let Some(mark) = &settings.watermark {
-            mark.apply(&mut pixels, first, t.width, t.height);
+            mark.apply(pixels, first, t.width, t.height);
         }
-        writer.write_rows(first, &pixels)?;
+        writer.write_rows(first, pixels)?;
     }
-    writer.finish().map(|(bytes, _)| bytes)
+    writer.finish()
 }
 
 /// Runs `f` over `order` on up to `threads` scoped threads (work taken in order), stopping
