@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use tempfile::TempDir;
 use tintype_blobs::{LocalStore, UrlSigner};
+use tintype_pipelines::print::PrintConfig;
 use tintype_queue::sqlite::SqliteEngine;
 use tintype_queue::{Catalog, EngineConfig, NewApiKey};
 use tintype_server::{AppState, ServerConfig};
@@ -28,6 +29,8 @@ pub struct TestOptions {
     pub worker_config: WorkerConfig,
     /// Engine settings.
     pub engine: EngineConfig,
+    /// Register the `print` pipeline with these settings.
+    pub print: Option<PrintConfig>,
 }
 
 impl Default for TestOptions {
@@ -38,6 +41,7 @@ impl Default for TestOptions {
             server: ServerConfig::default(),
             worker_config: WorkerConfig { concurrency: 4, ..WorkerConfig::default() },
             engine: EngineConfig::default(),
+            print: None,
         }
     }
 }
@@ -76,6 +80,9 @@ impl TestApp {
         let blobs = Arc::new(LocalStore::open(dir.path().join("blobs")).expect("open blobs"));
         let mut registry = opts.registry;
         tintype_worker::builtin::register(&mut registry);
+        if let Some(print) = opts.print {
+            registry.register(tintype_pipelines::print::Print::new(engine.clone(), print));
+        }
         let registry = Arc::new(registry);
         let state = AppState {
             engine: engine.clone(),
@@ -120,6 +127,59 @@ impl TestApp {
     pub async fn blobs_under(&self, prefix: &str) -> std::collections::BTreeSet<String> {
         use tintype_blobs::BlobStore;
         self.blobs.list(prefix).await.expect("list").into_iter().map(|m| m.key.as_str().to_owned()).collect()
+    }
+
+    /// Polls a job (as `key`) until it reaches a terminal state; returns its document.
+    pub async fn wait_terminal(&self, key: &str, id: &str) -> serde_json::Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        loop {
+            let job: serde_json::Value = self
+                .client
+                .get(self.url(&format!("/v1/jobs/{id}")))
+                .bearer_auth(key)
+                .send()
+                .await
+                .expect("get job")
+                .json()
+                .await
+                .expect("job json");
+            if ["succeeded", "failed", "cancelled"].contains(&job["state"].as_str().unwrap_or_default()) {
+                return job;
+            }
+            assert!(std::time::Instant::now() < deadline, "job {id} did not finish: {job}");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Uploads `bytes` as `key`; returns the upload id.
+    pub async fn upload(&self, key: &str, bytes: Vec<u8>) -> String {
+        let res = self.client.post(self.url("/v1/uploads")).bearer_auth(key).body(bytes).send().await.expect("upload");
+        assert!(res.status().is_success(), "upload answered {}", res.status());
+        let body: serde_json::Value = res.json().await.expect("upload json");
+        body["upload_id"].as_str().expect("upload id").to_owned()
+    }
+
+    /// Creates a job as `key`; returns the response status and body.
+    pub async fn submit(&self, key: &str, body: serde_json::Value) -> (reqwest::StatusCode, serde_json::Value) {
+        let res = self.client.post(self.url("/v1/jobs")).bearer_auth(key).json(&body).send().await.expect("submit");
+        let status = res.status();
+        (status, res.json().await.unwrap_or_default())
+    }
+
+    /// Downloads an output through `GET /v1/jobs/{id}/download/{name}` and its signed
+    /// link; returns the final response.
+    pub async fn download(&self, key: &str, id: &str, name: &str) -> reqwest::Response {
+        let res = self
+            .client
+            .get(self.url(&format!("/v1/jobs/{id}/download/{name}")))
+            .bearer_auth(key)
+            .send()
+            .await
+            .expect("download");
+        assert_eq!(res.status(), reqwest::StatusCode::FOUND, "download of {name}");
+        let link = res.headers()["location"].to_str().expect("location").to_owned();
+        let link = if link.starts_with('/') { self.url(&link) } else { link };
+        self.client.get(link).send().await.expect("signed link")
     }
 
     /// An absolute URL for a path.

@@ -1,0 +1,305 @@
+//! The `print` job end to end through the HTTP API: upload, submit, watch, download; bad
+//! inputs become permanent job errors with stable codes and harm nothing stored; URL
+//! sources against a test server on loopback; cancellation between files.
+
+#[path = "../../imaging/tests/fixtures/mod.rs"]
+mod fixtures;
+
+use std::io::Read;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use image::DynamicImage;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tintype_imaging::encode::jfif_density;
+use tintype_pipelines::fetch::FetchPolicy;
+use tintype_pipelines::print::PrintConfig;
+use tintype_server::ServerConfig;
+use tintype_test_support::{TestApp, TestOptions};
+
+async fn app(fetch: FetchPolicy) -> TestApp {
+    let print = PrintConfig { fetch, threads: 2, ..PrintConfig::default() };
+    let server = ServerConfig { max_attempts: 1, ..ServerConfig::default() };
+    TestApp::spawn_with(TestOptions { print: Some(print), server, ..TestOptions::default() }).await
+}
+
+fn landscape_jpeg() -> Vec<u8> {
+    fixtures::jpeg(&DynamicImage::ImageRgb8(fixtures::quadrants(600, 400)))
+}
+
+fn unzip(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).expect("a zip");
+    (0..archive.len())
+        .map(|i| {
+            let mut f = archive.by_index(i).unwrap();
+            let mut data = Vec::new();
+            f.read_to_end(&mut data).unwrap();
+            (f.name().unwrap().into_owned(), data)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_pack_end_to_end() {
+    let app = app(FetchPolicy::default()).await;
+    let key = app.create_key("acme").await;
+    let upload = app.upload(&key, landscape_jpeg()).await;
+    let input = json!({"upload_id": upload, "groups": ["4x5", "iso"], "dpi": 72});
+    let (status, job) = app.submit(&key, json!({"kind": "print", "input": input})).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{job}");
+    let id = job["id"].as_str().unwrap().to_owned();
+
+    // Watch it: the event stream shows the steps in order and ends at the terminal state.
+    let events = app.client.get(app.url(&format!("/v1/jobs/{id}/events"))).bearer_auth(&key).send().await.unwrap();
+    let events = tintype_test_support::sse::collect(events, 10_000).await;
+    let mut steps: Vec<String> = events.iter().filter_map(|e| e.data["step"].as_str().map(str::to_owned)).collect();
+    steps.dedup();
+    for step in ["fetching", "decoding", "resizing", "encoding", "zipping", "storing"] {
+        assert!(steps.iter().any(|s| s == step), "{step} in {steps:?}");
+    }
+    let job = app.wait_terminal(&key, &id).await;
+    assert_eq!(job["state"], "succeeded", "{job}");
+
+    // Outputs: one ZIP per group under the job's prefix, listed with signed links.
+    let names: Vec<&str> = job["outputs"].as_array().unwrap().iter().map(|o| o["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["4x5_print_sizes.zip", "iso_print_sizes.zip"]);
+    assert!(job["outputs"].as_array().unwrap().iter().all(|o| o["url"].as_str().is_some_and(|u| u.contains("sig="))));
+    let stored = app.blobs_under(&format!("t/acme/jobs/{id}/")).await;
+    assert_eq!(stored.len(), 2, "{stored:?}");
+
+    let zip = app.download(&key, &id, "4x5_print_sizes.zip").await.bytes().await.unwrap();
+    let entries = unzip(&zip);
+    let files: Vec<&str> = entries.iter().map(|(n, _)| n.as_str()).collect();
+    // Landscape source, landscape sizes; pixels = round(inches x 72).
+    assert_eq!(
+        files,
+        [
+            "4x5_print_sizes/8x10_720x576.jpg",
+            "4x5_print_sizes/12x15_1080x864.jpg",
+            "4x5_print_sizes/16x20_1440x1152.jpg",
+            "4x5_print_sizes/20x25_1800x1440.jpg"
+        ]
+    );
+    for (name, jpeg) in &entries {
+        assert_eq!(jfif_density(jpeg), Some((1, 72, 72)), "{name}: density");
+        let img = image::load_from_memory(jpeg).unwrap().to_rgb8();
+        // Upright and unmirrored: the quadrant colours are where the source had them.
+        let (w, h) = img.dimensions();
+        for ((x, y), colour) in fixtures::quadrant_samples(w, h) {
+            let got = img.get_pixel(x, y).0;
+            assert!(got.iter().zip(colour).all(|(a, b)| a.abs_diff(b) < 40), "{name} at {x},{y}: {got:?}");
+        }
+    }
+    let iso = unzip(&app.download(&key, &id, "iso_print_sizes.zip").await.bytes().await.unwrap());
+    assert!(iso.iter().any(|(n, _)| n == "iso_print_sizes/A4_842x595.jpg"), "A4 at 72 dpi");
+
+    // The report: quality per file, effective resolution, low-resolution flags.
+    let groups = job["result"]["groups"].as_array().unwrap();
+    assert_eq!(groups[0]["group"], "4x5");
+    assert_eq!(groups[0]["split"], false);
+    let eight_by_ten = &groups[0]["files"][0];
+    assert_eq!(eight_by_ten["size"], "8x10");
+    assert_eq!(eight_by_ten["quality"], 80);
+    assert_eq!(eight_by_ten["effective_dpi"], 50.0, "400 px over 8 in");
+    assert_eq!(eight_by_ten["low_resolution"], true);
+    assert!(
+        job["result"]["warnings"].as_array().unwrap().iter().any(|w| w.as_str().unwrap().contains("effective dpi"))
+    );
+    assert_eq!(job["result"]["source"]["orientation"], "landscape");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_single_export_downloads_under_its_name() {
+    let app = app(FetchPolicy::default()).await;
+    let key = app.create_key("acme").await;
+    let upload = app.upload(&key, landscape_jpeg()).await;
+    let input = json!({"upload_id": upload, "mode": "single", "size": "8x10", "orientation": "portrait", "dpi": 72,
+        "fit": "crop", "focal": [0.0, 0.0]});
+    let (_, job) = app.submit(&key, json!({"kind": "print", "input": input})).await;
+    let id = job["id"].as_str().unwrap().to_owned();
+    let job = app.wait_terminal(&key, &id).await;
+    assert_eq!(job["state"], "succeeded", "{job}");
+    let res = app.download(&key, &id, "export_4x5_8x10_portrait.jpg").await;
+    let disposition = res.headers()["content-disposition"].to_str().unwrap().to_owned();
+    assert!(disposition.contains("export_4x5_8x10_portrait.jpg"), "{disposition}");
+    let jpeg = res.bytes().await.unwrap();
+    let img = image::load_from_memory(&jpeg).unwrap().to_rgb8();
+    assert_eq!(img.dimensions(), (576, 720));
+    // Cropped against the left edge: a 320x400 cut of the 600x400 source (x 0..320), so
+    // red over blue, and the green quadrant (from x = 300) only in the last 1/16 of a row.
+    let red = |p: [u8; 3]| p[0] > 200 && p[1] < 60;
+    let green = |p: [u8; 3]| p[1] > 200 && p[0] < 60;
+    assert!(red(img.get_pixel(5, 5).0), "top left is red");
+    assert!(img.get_pixel(5, 715).0[2] > 200, "bottom left is blue");
+    assert!((0..576 * 15 / 16 - 8).all(|x| !green(img.get_pixel(x, 100).0)), "no green before x = 540");
+    assert!(green(img.get_pixel(570, 100).0), "the sliver of green at the right edge");
+    assert_eq!(job["result"]["files"][0]["name"], "export_4x5_8x10_portrait.jpg");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn bad_inputs_fail_permanently_with_stable_codes_and_harm_nothing() {
+    let app = app(FetchPolicy::default()).await;
+    let key = app.create_key("acme").await;
+    let good = landscape_jpeg();
+    let good_upload = app.upload(&key, good.clone()).await;
+    let mut truncated = good.clone();
+    truncated.truncate(good.len() / 2);
+    let mut corrupt = good.clone();
+    for b in corrupt.iter_mut().skip(700).step_by(3) {
+        *b = 0xFF;
+    }
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("empty", Vec::new(), "empty_file"),
+        ("text", b"hello, this is not an image".to_vec(), "not_an_image"),
+        ("truncated jpeg", truncated, "corrupt_image"),
+        ("corrupt jpeg", corrupt, "corrupt_image"),
+        ("gif", b"GIF89a\x01\x00\x01\x00\x00\x00\x00;".to_vec(), "unsupported_format"),
+        ("png claiming 20000x20000", fixtures::png_claiming(20_000, 20_000), "image_too_large"),
+        // Under 15,000 a side but 144 MP: a decompression bomb refused from its header.
+        ("png bomb 12000x12000", fixtures::png_claiming(12_000, 12_000), "image_too_large"),
+        ("jpeg claiming 14000x14000", fixtures::with_sof_size(&good, 14_000, 14_000), "image_too_large"),
+    ];
+    for (name, bytes, code) in cases {
+        let upload = app.upload(&key, bytes).await;
+        let (status, job) = app.submit(&key, json!({"kind": "print", "input": {"upload_id": upload}})).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{name}");
+        let id = job["id"].as_str().unwrap().to_owned();
+        let started = std::time::Instant::now();
+        let job = app.wait_terminal(&key, &id).await;
+        assert_eq!(job["state"], "failed", "{name}: {job}");
+        assert_eq!(job["error"]["code"], code, "{name}: {job}");
+        assert_eq!(job["error"]["retryable"], false, "{name}");
+        assert_eq!(job["attempt"], 1, "{name}: not retried");
+        assert!(started.elapsed() < Duration::from_secs(20), "{name}: refused quickly");
+        assert!(app.blobs_under(&format!("t/acme/jobs/{id}/")).await.is_empty(), "{name}: no partial output");
+    }
+    // What was stored before is intact: the good upload still makes a pack.
+    let input = json!({"upload_id": good_upload, "groups": ["4x5"], "dpi": 72});
+    let (_, job) = app.submit(&key, json!({"kind": "print", "input": input})).await;
+    let job = app.wait_terminal(&key, job["id"].as_str().unwrap()).await;
+    assert_eq!(job["state"], "succeeded", "{job}");
+
+    // Invalid inputs are refused at submit time.
+    for (input, fragment) in [
+        (json!({"upload_id": good_upload, "groups": ["5x5"]}), "unknown group"),
+        (json!({"upload_id": good_upload, "mode": "single"}), "needs a size"),
+        (json!({"url": "file:///etc/passwd"}), "http"),
+    ] {
+        let (status, body) = app.submit(&key, json!({"kind": "print", "input": input})).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(body["code"], "invalid_input");
+        assert!(body["detail"].as_str().unwrap().contains(fragment), "{body}");
+    }
+    // Another tenant's upload is not found.
+    let other = app.create_key("other").await;
+    let (_, job) = app.submit(&other, json!({"kind": "print", "input": {"upload_id": good_upload}})).await;
+    let job = app.wait_terminal(&other, job["id"].as_str().unwrap()).await;
+    assert_eq!(job["error"]["code"], "upload_not_found");
+    app.stop().await;
+}
+
+/// A source server on loopback: a good image, a slow one, an oversized one, and a
+/// redirect to a private address.
+async fn source_server() -> SocketAddr {
+    use axum::Router;
+    use axum::response::{IntoResponse, Redirect};
+    use axum::routing::get;
+    let good = landscape_jpeg();
+    let app = Router::new()
+        .route("/good.jpg", get(move || async move { ([("content-type", "image/jpeg")], good.clone()) }))
+        .route(
+            "/slow.jpg",
+            get(|| async {
+                tokio::time::sleep(Duration::from_secs(10)).await;
+                "late"
+            }),
+        )
+        .route("/big.jpg", get(|| async { vec![0xFFu8; 3_000_000].into_response() }))
+        .route("/private", get(|| async { Redirect::temporary("http://10.1.2.3/a.jpg") }))
+        .route("/metadata", get(|| async { Redirect::temporary("http://169.254.169.254/latest/meta-data") }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    addr
+}
+
+#[tokio::test]
+async fn url_sources_are_fetched_safely() {
+    let source = source_server().await;
+    let policy = FetchPolicy {
+        allow_loopback: true,
+        timeout: Duration::from_secs(2),
+        max_bytes: 1_000_000,
+        ..FetchPolicy::default()
+    };
+    let app = app(policy).await;
+    let key = app.create_key("acme").await;
+    let cases = [
+        ("good.jpg", "succeeded", None),
+        ("slow.jpg", "failed", Some("fetch_timeout")),
+        ("big.jpg", "failed", Some("fetch_too_large")),
+        ("private", "failed", Some("url_host_not_allowed")),
+        ("metadata", "failed", Some("url_host_not_allowed")),
+    ];
+    for (path, state, code) in cases {
+        let input = json!({"url": format!("http://{source}/{path}"), "groups": ["4x5"], "dpi": 72});
+        let (_, job) = app.submit(&key, json!({"kind": "print", "input": input})).await;
+        let job = app.wait_terminal(&key, job["id"].as_str().unwrap()).await;
+        assert_eq!(job["state"], state, "{path}: {job}");
+        if let Some(code) = code {
+            assert_eq!(job["error"]["code"], code, "{path}: {job}");
+        }
+    }
+    app.stop().await;
+
+    // The default policy refuses loopback outright.
+    let strict = app_default_policy().await;
+    let key = strict.create_key("acme").await;
+    let input = json!({"url": format!("http://{source}/good.jpg")});
+    let (_, job) = strict.submit(&key, json!({"kind": "print", "input": input})).await;
+    let job = strict.wait_terminal(&key, job["id"].as_str().unwrap()).await;
+    assert_eq!(job["error"]["code"], "url_host_not_allowed", "{job}");
+    strict.stop().await;
+}
+
+async fn app_default_policy() -> TestApp {
+    app(FetchPolicy::default()).await
+}
+
+#[tokio::test]
+async fn cancelling_stops_between_files() {
+    let app = app(FetchPolicy::default()).await;
+    let key = app.create_key("acme").await;
+    let source = fixtures::jpeg(&DynamicImage::ImageRgb8(fixtures::noisy(1500, 1000)));
+    let upload = app.upload(&key, source).await;
+    // Every group at 300 dpi: hundreds of megapixels, seconds of work.
+    let (_, job) = app.submit(&key, json!({"kind": "print", "input": {"upload_id": upload}})).await;
+    let id = job["id"].as_str().unwrap().to_owned();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let job: Value = app
+            .client
+            .get(app.url(&format!("/v1/jobs/{id}")))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if job["step"] == "encoding" {
+            break;
+        }
+        assert!(job["state"] == "queued" || job["state"] == "running", "{job}");
+        assert!(std::time::Instant::now() < deadline, "never reached encoding");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let res = app.client.delete(app.url(&format!("/v1/jobs/{id}"))).bearer_auth(&key).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    let job = app.wait_terminal(&key, &id).await;
+    assert_eq!(job["state"], "cancelled", "{job}");
+    app.stop().await;
+}
