@@ -8,10 +8,10 @@
 //! 1. **estimate**: resize a few strips of every output and encode them at quality 80
 //!    (and at 70 and 60 only if 80 looks too big); scale bytes per row to the whole file;
 //! 2. **plan** ([`super::plan`]): the highest quality whose predicted ZIP fits with a margin,
-//!    or a split at quality 60;
-//! 3. **verify**: encode every file once at that quality and measure the exact ZIP; on a
-//!    miss, correct the estimates by what was measured and step down (rare), until 60,
-//!    where the files are split into parts by their real sizes.
+//!    or, when even 60 does not, as few parts as 60 needs at the highest quality that fits;
+//! 3. **verify**: encode every file once at that quality and measure the exact ZIP (or
+//!    parts, packed by real sizes); on a miss, correct the estimates by what was measured
+//!    and step down (rare), until 60, where whatever number of parts is needed is made.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -273,10 +273,11 @@ pub fn render_group(
             m.points.extend(extra.points);
         }
     }
-    // 2. Plan, 3. encode and verify, stepping down on a miss.
-    let mut quality = match plan(&names, &models, limit) {
-        Plan::One { quality } => quality,
-        Plan::Split { quality, .. } => quality,
+    // 2. Plan, 3. encode and verify, stepping down on a miss. `parts`: how many ZIPs the
+    // plan allows (None: one).
+    let (mut quality, mut parts) = match plan(&names, &models, limit) {
+        Plan::One { quality } => (quality, None),
+        Plan::Split { quality, parts } => (quality, Some(parts.len())),
     };
     let mut files: Vec<Option<Encoded>> = vec![None; targets.len()];
     let mut encodes = 0;
@@ -289,15 +290,21 @@ pub fn render_group(
             let i = e.index;
             files[i] = Some(e);
         }
-        let done: Vec<&Encoded> = files.iter().flatten().collect();
-        let total = zip_size(done.iter().map(|e| (names[e.index].as_str(), e.bytes)));
-        if total <= limit {
-            let entries = done.iter().map(|e| (names[e.index].clone(), e.index)).collect();
-            let zips = vec![ZipPlan { name: format!("{folder}.zip"), entries, bytes: total }];
-            return Ok(finish(group, files, zips, false, Vec::new(), encodes));
+        if parts.is_none() {
+            let done: Vec<&Encoded> = files.iter().flatten().collect();
+            let total = zip_size(done.iter().map(|e| (names[e.index].as_str(), e.bytes)));
+            if total <= limit {
+                let entries = done.iter().map(|e| (names[e.index].clone(), e.index)).collect();
+                let zips = vec![ZipPlan { name: format!("{folder}.zip"), entries, bytes: total }];
+                return Ok(finish(group, files, zips, false, Vec::new(), encodes));
+            }
         }
-        if quality <= MIN_QUALITY {
-            return Ok(split_group(group, &names, files, limit, encodes));
+        if parts.is_some() || quality <= MIN_QUALITY {
+            let pack = split_group(group, &names, files.clone(), limit, encodes);
+            let within_plan = parts.is_some_and(|k| pack.zips.len() <= k && pack.skipped.is_empty());
+            if within_plan || quality <= MIN_QUALITY {
+                return Ok(pack);
+            }
         }
         // Correct every model by what quality `quality` really gave, then re-plan below it.
         for (m, f) in models.iter_mut().zip(&files) {
@@ -310,12 +317,12 @@ pub fn render_group(
                 m.points.push((f.quality, f.bytes as f64));
             }
         }
-        let next = match plan(&names, &models, limit) {
-            Plan::One { quality: q } if q < quality => q,
-            Plan::One { .. } => next_step_below(quality),
-            Plan::Split { quality, .. } => quality,
+        (quality, parts) = match plan(&names, &models, limit) {
+            Plan::One { quality: q } if q < quality => (q, None),
+            Plan::One { .. } => (next_step_below(quality), parts),
+            Plan::Split { quality: q, parts: p } if q < quality => (q, Some(p.len())),
+            Plan::Split { parts: p, .. } => (next_step_below(quality), Some(p.len())),
         };
-        quality = next;
     }
 }
 
