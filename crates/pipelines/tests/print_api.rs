@@ -303,3 +303,76 @@ async fn cancelling_stops_between_files() {
     assert_eq!(job["state"], "cancelled", "{job}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn an_exif_rotated_upload_comes_out_upright() {
+    let app = app(FetchPolicy::default()).await;
+    let key = app.create_key("acme").await;
+    // A portrait picture stored sideways with orientation 6 (rotate 90° clockwise to view).
+    let upright = fixtures::quadrants(400, 600);
+    let stored = fixtures::stored_for(&upright, 6);
+    let jpeg = fixtures::with_exif_orientation(&fixtures::jpeg(&DynamicImage::ImageRgb8(stored)), 6, false);
+    let upload = app.upload(&key, jpeg).await;
+    let input = json!({"upload_id": upload, "mode": "single", "size": "8x12", "dpi": 72});
+    let (_, job) = app.submit(&key, json!({"kind": "print", "input": input})).await;
+    let id = job["id"].as_str().unwrap().to_owned();
+    let job = app.wait_terminal(&key, &id).await;
+    assert_eq!(job["state"], "succeeded", "{job}");
+    assert_eq!(job["result"]["source"]["orientation"], "portrait", "orientation applied before choosing sizes");
+    let jpeg = app.download(&key, &id, "export_2x3_8x12_portrait.jpg").await.bytes().await.unwrap();
+    let img = image::load_from_memory(&jpeg).unwrap().to_rgb8();
+    assert_eq!(img.dimensions(), (576, 864));
+    for ((x, y), colour) in fixtures::quadrant_samples(576, 864) {
+        let got = img.get_pixel(x, y).0;
+        assert!(got.iter().zip(colour).all(|(a, b)| a.abs_diff(b) < 40), "at {x},{y}: {got:?}, expected {colour:?}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_small_limit_splits_the_pack_and_no_zip_exceeds_it() {
+    let app = app(FetchPolicy::default()).await;
+    let key = app.create_key("acme").await;
+    let noisy = fixtures::jpeg(&DynamicImage::ImageRgb8(fixtures::noisy(900, 600)));
+    let upload = app.upload(&key, noisy).await;
+    let limit = 1_000_000;
+    let input = json!({"upload_id": upload, "groups": ["2x3"], "dpi": 100, "max_zip_bytes": limit});
+    let (_, job) = app.submit(&key, json!({"kind": "print", "input": input})).await;
+    let id = job["id"].as_str().unwrap().to_owned();
+    let job = app.wait_terminal(&key, &id).await;
+    assert_eq!(job["state"], "succeeded", "{job}");
+    let group = &job["result"]["groups"][0];
+    assert_eq!(group["split"], true, "{group}");
+    let outputs = job["outputs"].as_array().unwrap();
+    assert!(outputs.len() >= 2);
+    let mut packed = 0;
+    for (n, output) in outputs.iter().enumerate() {
+        assert_eq!(output["name"], format!("2x3_print_sizes_part{}.zip", n + 1));
+        let bytes = app.download(&key, &id, output["name"].as_str().unwrap()).await.bytes().await.unwrap();
+        assert!(bytes.len() as u64 <= limit, "{}: {} bytes", output["name"], bytes.len());
+        assert_eq!(output["bytes"], bytes.len() as u64);
+        packed += unzip(&bytes).len();
+    }
+    let skipped = group["skipped"].as_array().unwrap().len();
+    assert_eq!(packed + skipped, 8, "every 2x3 size is packed once or reported");
+    let qualities: Vec<u64> =
+        group["files"].as_array().unwrap().iter().map(|f| f["quality"].as_u64().unwrap()).collect();
+    assert!(qualities.iter().all(|q| (60..=80).contains(q)), "{qualities:?}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_source_over_the_size_limit_is_refused_before_decoding() {
+    let limits = tintype_imaging::Limits { max_bytes: 50_000, ..tintype_imaging::Limits::default() };
+    let print = PrintConfig { limits, ..PrintConfig::default() };
+    let server = ServerConfig { max_attempts: 1, ..ServerConfig::default() };
+    let app = TestApp::spawn_with(TestOptions { print: Some(print), server, ..TestOptions::default() }).await;
+    let key = app.create_key("acme").await;
+    let big = fixtures::jpeg(&DynamicImage::ImageRgb8(fixtures::noisy(400, 300)));
+    assert!(big.len() > 50_000);
+    let upload = app.upload(&key, big).await;
+    let (_, job) = app.submit(&key, json!({"kind": "print", "input": {"upload_id": upload}})).await;
+    let job = app.wait_terminal(&key, job["id"].as_str().unwrap()).await;
+    assert_eq!(job["error"]["code"], "file_too_large", "{job}");
+    app.stop().await;
+}
