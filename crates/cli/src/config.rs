@@ -279,6 +279,14 @@ mod tests {
     }
 
     #[test]
+    fn the_example_file_documents_every_default() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../config.example.toml");
+        let example: Config = Figment::from(Toml::file_exact(path)).extract().expect("config.example.toml parses");
+        let as_json = |c: &Config| serde_json::to_value(c).unwrap();
+        assert_eq!(as_json(&example), as_json(&Config::default()), "config.example.toml and the defaults differ");
+    }
+
+    #[test]
     #[allow(clippy::result_large_err)] // figment's Jail API returns its own large error
     fn file_then_env_then_flags() {
         figment::Jail::expect_with(|jail| {
