@@ -280,16 +280,7 @@ async fn cancelling_stops_between_files() {
     let id = job["id"].as_str().unwrap().to_owned();
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     loop {
-        let job: Value = app
-            .client
-            .get(app.url(&format!("/v1/jobs/{id}")))
-            .bearer_auth(&key)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let job = app.get_job(&key, &id).await;
         if job["step"] == "encoding" {
             break;
         }
@@ -374,5 +365,27 @@ async fn a_source_over_the_size_limit_is_refused_before_decoding() {
     let (_, job) = app.submit(&key, json!({"kind": "print", "input": {"upload_id": upload}})).await;
     let job = app.wait_terminal(&key, job["id"].as_str().unwrap()).await;
     assert_eq!(job["error"]["code"], "file_too_large", "{job}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn free_plan_outputs_carry_the_watermark() {
+    let app = app(FetchPolicy::default()).await;
+    let grey = fixtures::jpeg(&DynamicImage::ImageRgb8(image::RgbImage::from_pixel(400, 500, image::Rgb([200; 3]))));
+    let mut marked_pixels = Vec::new();
+    for plan in ["free", "pro"] {
+        let key = app.create_key_on(plan, plan).await;
+        let upload = app.upload(&key, grey.clone()).await;
+        let input = json!({"upload_id": upload, "mode": "single", "size": "8x10", "dpi": 72});
+        let (_, job) = app.submit(&key, json!({"kind": "print", "input": input})).await;
+        assert_eq!(job["input"]["watermark"], if plan == "free" { json!(true) } else { Value::Null }, "{plan}");
+        let id = job["id"].as_str().unwrap().to_owned();
+        assert_eq!(app.wait_terminal(&key, &id).await["state"], "succeeded");
+        let jpeg = app.download(&key, &id, "export_4x5_8x10_portrait.jpg").await.bytes().await.unwrap();
+        let img = image::load_from_memory(&jpeg).unwrap().to_rgb8();
+        marked_pixels.push(img.pixels().filter(|p| p.0.iter().any(|c| c.abs_diff(200) > 30)).count());
+    }
+    assert!(marked_pixels[0] > 2000, "free: the watermark is visible ({} pixels)", marked_pixels[0]);
+    assert_eq!(marked_pixels[1], 0, "pro: no watermark");
     app.stop().await;
 }

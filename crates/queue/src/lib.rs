@@ -12,7 +12,9 @@ pub mod conformance;
 pub mod engine;
 pub mod error;
 pub mod model;
+pub mod postgres;
 pub mod retry;
+mod rows;
 pub mod sqlite;
 
 pub use catalog::{ApiKey, NewApiKey, NewUpload, Upload};

@@ -238,6 +238,24 @@ impl NewJob {
         }
     }
 
+    /// Refuses what no engine stores: empty names, no attempts, an empty idempotency key.
+    pub fn validate(&self) -> Result<(), crate::QueueError> {
+        let problem = if self.tenant.is_empty() {
+            "tenant must not be empty"
+        } else if self.kind.is_empty() {
+            "kind must not be empty"
+        } else if self.queue.is_empty() {
+            "queue must not be empty"
+        } else if self.max_attempts < 1 {
+            "max_attempts must be at least 1"
+        } else if self.idempotency_key.as_deref() == Some("") {
+            "idempotency key must not be empty"
+        } else {
+            return Ok(());
+        };
+        Err(crate::QueueError::Invalid(problem.into()))
+    }
+
     /// The fingerprint compared when an idempotency key is reused: kind, queue, priority
     /// and input. Equal fingerprints mean "the same request".
     pub fn fingerprint(&self) -> String {

@@ -110,12 +110,17 @@ impl TestApp {
         Self { addr, base: format!("http://{addr}"), client, engine, blobs, sweeper, dir, shutdown, tasks }
     }
 
-    /// Creates an API key for `tenant` and returns the secret.
+    /// Creates an API key for `tenant` (plan `pro`) and returns the secret.
     pub async fn create_key(&self, tenant: &str) -> String {
+        self.create_key_on(tenant, "pro").await
+    }
+
+    /// Creates an API key for `tenant` on `plan` and returns the secret.
+    pub async fn create_key_on(&self, tenant: &str, plan: &str) -> String {
         let secret = tintype_server::auth::generate_key();
         let key = NewApiKey {
             tenant: tenant.into(),
-            plan: "pro".into(),
+            plan: plan.into(),
             key_hash: tintype_server::auth::hash_key(&secret),
             label: None,
         };
@@ -129,20 +134,17 @@ impl TestApp {
         self.blobs.list(prefix).await.expect("list").into_iter().map(|m| m.key.as_str().to_owned()).collect()
     }
 
+    /// `GET /v1/jobs/{id}` as `key`.
+    pub async fn get_job(&self, key: &str, id: &str) -> serde_json::Value {
+        let res = self.client.get(self.url(&format!("/v1/jobs/{id}"))).bearer_auth(key).send().await.expect("get job");
+        res.json().await.expect("job json")
+    }
+
     /// Polls a job (as `key`) until it reaches a terminal state; returns its document.
     pub async fn wait_terminal(&self, key: &str, id: &str) -> serde_json::Value {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
         loop {
-            let job: serde_json::Value = self
-                .client
-                .get(self.url(&format!("/v1/jobs/{id}")))
-                .bearer_auth(key)
-                .send()
-                .await
-                .expect("get job")
-                .json()
-                .await
-                .expect("job json");
+            let job = self.get_job(key, id).await;
             if ["succeeded", "failed", "cancelled"].contains(&job["state"].as_str().unwrap_or_default()) {
                 return job;
             }

@@ -26,6 +26,10 @@ pub trait JobHandler: Send + Sync + 'static {
     /// Checks an input document at submit time; `Err` explains what is wrong (HTTP 422).
     fn validate(&self, input: &serde_json::Value) -> Result<(), String>;
 
+    /// Applies the submitting tenant's plan to a valid input before it is queued (e.g.
+    /// the free plan's watermark). The default changes nothing.
+    fn apply_plan(&self, _input: &mut serde_json::Value, _plan: &str) {}
+
     /// Runs one attempt. Report steps and progress through `ctx`, which also says when
     /// to stop; return the output, or a typed error that says whether to retry.
     async fn run(&self, ctx: JobContext) -> Result<JobOutput, JobError>;

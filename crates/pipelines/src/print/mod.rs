@@ -39,6 +39,9 @@ use render::{FileReport, GroupPack, Observer, RenderError, Settings, Target, ren
 /// The kind name.
 pub const KIND: &str = "print";
 
+/// The plan whose outputs are watermarked.
+pub const FREE_PLAN: &str = "free";
+
 /// Steps, in order (a pack repeats resizing, encoding and zipping for each group).
 pub const STEPS: &[&str] = &["fetching", "decoding", "resizing", "encoding", "zipping", "storing"];
 
@@ -90,6 +93,13 @@ impl JobHandler for Print {
 
     fn validate(&self, input: &serde_json::Value) -> Result<(), String> {
         parse(input).map(|_| ())
+    }
+
+    /// Free-plan outputs carry a visible watermark (SPEC §6).
+    fn apply_plan(&self, input: &mut serde_json::Value, plan: &str) {
+        if plan == FREE_PLAN {
+            input["watermark"] = json!(true);
+        }
     }
 
     async fn run(&self, ctx: JobContext) -> Result<JobOutput, JobError> {

@@ -3,10 +3,11 @@
 
 use async_trait::async_trait;
 
-use super::{SqliteEngine, ms, row};
+use super::{SqliteEngine, ms};
 use crate::catalog::{ApiKey, NewApiKey, NewUpload, Upload};
 use crate::engine::{Catalog, Result};
 use crate::error::QueueError;
+use crate::rows as row;
 
 #[async_trait]
 impl Catalog for SqliteEngine {

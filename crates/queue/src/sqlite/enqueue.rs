@@ -10,10 +10,11 @@ use sqlx::Row;
 use sqlx::sqlite::SqliteConnection;
 
 use super::combine::{self, Pending};
-use super::{SqliteEngine, duration_ms, ms, row};
+use super::{SqliteEngine, duration_ms, ms};
 use crate::engine::Result;
 use crate::error::QueueError;
 use crate::model::{Enqueued, Job, JobId, NewJob};
+use crate::rows as row;
 
 /// One job to insert, as the batch statement reads it from a JSON array.
 #[derive(Debug, Serialize)]
@@ -49,7 +50,7 @@ const INSERT: &str = "INSERT INTO jobs (id, tenant, kind, queue, priority, state
     RETURNING *";
 
 pub(super) async fn enqueue(engine: &SqliteEngine, new: NewJob) -> Result<Enqueued> {
-    validate(&new)?;
+    new.validate()?;
     let now = ms(engine.config.clock.now());
     let request = NewRow {
         id: JobId::new().0,
@@ -116,21 +117,4 @@ async fn existing(conn: &mut SqliteConnection, request: &NewRow) -> Result<Enque
         return Err(QueueError::IdempotencyConflict);
     }
     Ok(Enqueued { job: row::job(&stored)?, created: false })
-}
-
-fn validate(new: &NewJob) -> Result<()> {
-    let problem = if new.tenant.is_empty() {
-        "tenant must not be empty"
-    } else if new.kind.is_empty() {
-        "kind must not be empty"
-    } else if new.queue.is_empty() {
-        "queue must not be empty"
-    } else if new.max_attempts < 1 {
-        "max_attempts must be at least 1"
-    } else if new.idempotency_key.as_deref() == Some("") {
-        "idempotency key must not be empty"
-    } else {
-        return Ok(());
-    };
-    Err(QueueError::Invalid(problem.into()))
 }

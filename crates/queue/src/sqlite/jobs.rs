@@ -6,10 +6,11 @@ use chrono::{DateTime, Utc};
 use sqlx::sqlite::{Sqlite, SqliteConnection};
 use sqlx::{Executor, QueryBuilder};
 
-use super::{SqliteEngine, ms, row};
+use super::{SqliteEngine, ms};
 use crate::engine::Result;
 use crate::error::QueueError;
 use crate::model::{Job, JobFilter, JobId, JobPage, JobState};
+use crate::rows as row;
 
 /// Default and largest page of `list`.
 const PAGE_DEFAULT: u32 = 50;

@@ -11,10 +11,11 @@ use sqlx::sqlite::{SqliteConnection, SqliteRow};
 use sqlx::{AssertSqlSafe, Connection, Row};
 
 use super::combine::{self, Pending};
-use super::{SqliteEngine, duration_ms, ms, row};
+use super::{SqliteEngine, duration_ms, ms};
 use crate::engine::Result;
 use crate::error::QueueError;
 use crate::model::{Claimed, Control, Job, JobFailure, JobOutput, Lease, Progress};
+use crate::rows as row;
 
 /// The claim statement's head: every claimed row gets its own token, `nonce:id`.
 const CLAIM_SET: &str = "UPDATE jobs SET state = 'running', attempt = attempt + 1,

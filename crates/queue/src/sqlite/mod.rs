@@ -7,14 +7,12 @@
 //! - [`lease`]: the worker's fenced writes (claim, heartbeat, progress, outcomes).
 //! - [`combine`]: concurrent enqueues (and completions) share one statement.
 //! - [`catalog`]: API keys and uploads.
-//! - [`row`]: decoding rows, one function per table.
 
 mod catalog;
 mod combine;
 mod enqueue;
 mod jobs;
 mod lease;
-mod row;
 
 use std::str::FromStr;
 use std::sync::{Arc, LazyLock};

@@ -40,8 +40,9 @@ pub async fn create(
         .registry
         .get(&req.kind)
         .ok_or_else(|| ApiError::unprocessable("unknown_kind", format!("unknown job kind {:?}", req.kind)))?;
-    let input = if req.input.is_null() { json!({}) } else { req.input };
+    let mut input = if req.input.is_null() { json!({}) } else { req.input };
     handler.validate(&input).map_err(|e| ApiError::unprocessable("invalid_input", e))?;
+    handler.apply_plan(&mut input, &tenant.plan);
     let queue = req.queue.unwrap_or_else(|| handler.default_queue().to_owned());
     if !QUEUES.contains(&queue.as_str()) {
         return Err(ApiError::unprocessable("invalid_queue", format!("queue must be one of {}", QUEUES.join(", "))));

@@ -1,10 +1,11 @@
-//! Decoding SQLite rows into the model: one function per table, reading columns by name,
-//! so every query may `RETURNING *` or `SELECT *`.
+//! Decoding rows into the model, for every driver: one function per table, reading
+//! columns by name, so every query may `RETURNING *` or `SELECT *`. Both schemas store
+//! timestamps as integer unix milliseconds and documents as JSON text, so one decoder
+//! serves SQLite and PostgreSQL rows alike.
 
 use chrono::{DateTime, TimeZone, Utc};
 use serde::de::DeserializeOwned;
-use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::{ColumnIndex, Decode, Row, Type};
 
 use crate::catalog::{ApiKey, Upload};
 use crate::engine::Result;
@@ -12,7 +13,16 @@ use crate::error::QueueError;
 use crate::model::{Job, JobId, JobState};
 
 /// A `jobs` row.
-pub(super) fn job(row: &SqliteRow) -> Result<Job> {
+pub(crate) fn job<'r, R>(row: &'r R) -> Result<Job>
+where
+    R: Row,
+    &'static str: ColumnIndex<R>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+    i32: Decode<'r, R::Database> + Type<R::Database>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
+    f64: Decode<'r, R::Database> + Type<R::Database>,
+    bool: Decode<'r, R::Database> + Type<R::Database>,
+{
     let state: String = row.try_get("state")?;
     Ok(Job {
         id: JobId(row.try_get("id")?),
@@ -44,7 +54,13 @@ pub(super) fn job(row: &SqliteRow) -> Result<Job> {
 }
 
 /// An `api_keys` row.
-pub(super) fn api_key(row: &SqliteRow) -> Result<ApiKey> {
+pub(crate) fn api_key<'r, R>(row: &'r R) -> Result<ApiKey>
+where
+    R: Row,
+    &'static str: ColumnIndex<R>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
+{
     Ok(ApiKey {
         id: row.try_get("id")?,
         tenant: row.try_get("tenant")?,
@@ -57,7 +73,13 @@ pub(super) fn api_key(row: &SqliteRow) -> Result<ApiKey> {
 }
 
 /// An `uploads` row.
-pub(super) fn upload(row: &SqliteRow) -> Result<Upload> {
+pub(crate) fn upload<'r, R>(row: &'r R) -> Result<Upload>
+where
+    R: Row,
+    &'static str: ColumnIndex<R>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
+{
     let bytes: i64 = row.try_get("bytes")?;
     Ok(Upload {
         id: row.try_get("id")?,
@@ -72,7 +94,7 @@ pub(super) fn upload(row: &SqliteRow) -> Result<Upload> {
 }
 
 /// A stored unix-milliseconds timestamp.
-pub(super) fn time(ms: i64) -> Result<DateTime<Utc>> {
+pub(crate) fn time(ms: i64) -> Result<DateTime<Utc>> {
     Utc.timestamp_millis_opt(ms).single().ok_or_else(|| QueueError::Corrupt(format!("timestamp out of range: {ms}")))
 }
 
@@ -89,6 +111,6 @@ fn opt_json<T: DeserializeOwned>(text: Option<String>) -> Result<Option<T>> {
 }
 
 /// A document to store as JSON text.
-pub(super) fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
+pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
     serde_json::to_string(value).map_err(|e| QueueError::Invalid(format!("unserializable document: {e}")))
 }

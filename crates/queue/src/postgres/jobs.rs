@@ -1,0 +1,209 @@
+//! Enqueue and the job operations that are not a worker's, on PostgreSQL. Each is one
+//! state-guarded statement; when it touches no row, a read says why.
+
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgPool, PgRow, Postgres};
+use sqlx::{Executor, QueryBuilder, Row};
+
+use super::{PostgresEngine, duration_ms, ms};
+use crate::engine::Result;
+use crate::error::QueueError;
+use crate::model::{Enqueued, Job, JobFilter, JobId, JobPage, JobState, NewJob};
+use crate::rows as row;
+
+/// Default and largest page of `list`.
+const PAGE_DEFAULT: u32 = 50;
+const PAGE_MAX: u32 = 500;
+
+/// One idempotent insert; a request whose row did not come back reused a key: the stored
+/// job is returned if its fingerprint matches, else `IdempotencyConflict`.
+pub(super) async fn enqueue(engine: &PostgresEngine, new: NewJob) -> Result<Enqueued> {
+    new.validate()?;
+    let now = ms(engine.config.clock.now());
+    let fingerprint = new.fingerprint();
+    let inserted = sqlx::query(
+        "INSERT INTO jobs (id, tenant, kind, queue, priority, state, progress, attempt, max_attempts,
+            run_at, cancel_requested, idempotency_key, fingerprint, input, correlation_id,
+            artifact_ttl_ms, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, 'queued', 0, 0, $6, $7, false, $8, $9, $10, $11, $12, $13, $13)
+         ON CONFLICT (tenant, idempotency_key) DO NOTHING
+         RETURNING *",
+    )
+    .bind(JobId::new().0)
+    .bind(&new.tenant)
+    .bind(&new.kind)
+    .bind(&new.queue)
+    .bind(new.priority)
+    .bind(new.max_attempts)
+    .bind(new.run_at.map_or(now, ms))
+    .bind(&new.idempotency_key)
+    .bind(&fingerprint)
+    .bind(row::to_json(&new.input)?)
+    .bind(&new.correlation_id)
+    .bind(new.artifact_ttl.map(duration_ms))
+    .bind(now)
+    .fetch_optional(&engine.pool)
+    .await?;
+    if let Some(inserted) = inserted {
+        return Ok(Enqueued { job: row::job(&inserted)?, created: true });
+    }
+    let stored = sqlx::query("SELECT * FROM jobs WHERE tenant = $1 AND idempotency_key = $2")
+        .bind(&new.tenant)
+        .bind(&new.idempotency_key)
+        .fetch_one(&engine.pool)
+        .await?;
+    let stored_fingerprint: String = stored.try_get("fingerprint")?;
+    if stored_fingerprint != fingerprint {
+        return Err(QueueError::IdempotencyConflict);
+    }
+    Ok(Enqueued { job: row::job(&stored)?, created: false })
+}
+
+pub(super) async fn cancel(engine: &PostgresEngine, tenant: Option<&str>, id: &JobId) -> Result<Job> {
+    let now = ms(engine.config.clock.now());
+    let updated = sqlx::query(
+        "UPDATE jobs SET
+            state = CASE WHEN state = 'queued' THEN 'cancelled' ELSE state END,
+            cancel_requested = CASE WHEN state = 'running' THEN true ELSE cancel_requested END,
+            finished_at = CASE WHEN state = 'queued' THEN $3 ELSE finished_at END,
+            updated_at = $3
+         WHERE id = $1 AND ($2::text IS NULL OR tenant = $2) AND state IN ('queued', 'running')
+         RETURNING *",
+    )
+    .bind(id.as_str())
+    .bind(tenant)
+    .bind(now)
+    .fetch_optional(&engine.pool)
+    .await?;
+    match updated {
+        Some(updated) => row::job(&updated),
+        None => match get(&engine.pool, tenant, id).await? {
+            None => Err(QueueError::NotFound),
+            Some(job) if job.state == JobState::Cancelled => Ok(job),
+            Some(job) => Err(QueueError::InvalidState(job.state)),
+        },
+    }
+}
+
+pub(super) async fn retry(engine: &PostgresEngine, tenant: Option<&str>, id: &JobId) -> Result<Job> {
+    let now = ms(engine.config.clock.now());
+    let updated = sqlx::query(
+        "UPDATE jobs SET state = 'queued', attempt = 0, cancel_requested = false, error = NULL,
+            step = NULL, progress = 0, message = NULL, run_at = $3, finished_at = NULL,
+            updated_at = $3
+         WHERE id = $1 AND ($2::text IS NULL OR tenant = $2) AND state IN ('failed', 'cancelled')
+         RETURNING *",
+    )
+    .bind(id.as_str())
+    .bind(tenant)
+    .bind(now)
+    .fetch_optional(&engine.pool)
+    .await?;
+    guarded(&engine.pool, updated, tenant, id).await
+}
+
+pub(super) async fn mark_expired(engine: &PostgresEngine, id: &JobId) -> Result<Job> {
+    let now = ms(engine.config.clock.now());
+    let updated = sqlx::query(
+        "UPDATE jobs SET state = 'expired', updated_at = $2
+         WHERE id = $1 AND state = 'succeeded'
+         RETURNING *",
+    )
+    .bind(id.as_str())
+    .bind(now)
+    .fetch_optional(&engine.pool)
+    .await?;
+    guarded(&engine.pool, updated, None, id).await
+}
+
+/// The end of a state-guarded update: the changed job, or why nothing changed.
+async fn guarded(pool: &PgPool, updated: Option<PgRow>, tenant: Option<&str>, id: &JobId) -> Result<Job> {
+    if let Some(updated) = updated {
+        return row::job(&updated);
+    }
+    match get(pool, tenant, id).await? {
+        None => Err(QueueError::NotFound),
+        Some(job) => Err(QueueError::InvalidState(job.state)),
+    }
+}
+
+pub(super) async fn get<'e, E>(executor: E, tenant: Option<&str>, id: &JobId) -> Result<Option<Job>>
+where
+    E: Executor<'e, Database = Postgres>,
+{
+    let found = sqlx::query("SELECT * FROM jobs WHERE id = $1 AND ($2::text IS NULL OR tenant = $2)")
+        .bind(id.as_str())
+        .bind(tenant)
+        .fetch_optional(executor)
+        .await?;
+    found.as_ref().map(row::job).transpose()
+}
+
+pub(super) async fn list(engine: &PostgresEngine, filter: &JobFilter) -> Result<JobPage> {
+    let limit = match filter.limit {
+        0 => PAGE_DEFAULT,
+        n => n.min(PAGE_MAX),
+    };
+    let mut query = QueryBuilder::<Postgres>::new("SELECT * FROM jobs WHERE true");
+    if let Some(tenant) = &filter.tenant {
+        query.push(" AND tenant = ").push_bind(tenant);
+    }
+    if let Some(state) = filter.state {
+        query.push(" AND state = ").push_bind(state.as_str());
+    }
+    if let Some(kind) = &filter.kind {
+        query.push(" AND kind = ").push_bind(kind);
+    }
+    if let Some(queue) = &filter.queue {
+        query.push(" AND queue = ").push_bind(queue);
+    }
+    if let Some(cursor) = &filter.cursor {
+        query.push(" AND id < ").push_bind(cursor.as_str());
+    }
+    query.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(limit));
+    let rows = query.build().fetch_all(&engine.pool).await?;
+    let jobs = rows.iter().map(row::job).collect::<Result<Vec<_>>>()?;
+    let next_cursor = match jobs.last() {
+        Some(last) if jobs.len() == limit as usize => Some(last.id.clone()),
+        _ => None,
+    };
+    Ok(JobPage { jobs, next_cursor })
+}
+
+pub(super) async fn rescue_expired(engine: &PostgresEngine, now: DateTime<Utc>) -> Result<Vec<JobId>> {
+    // One set-based, state-guarded statement: under READ COMMITTED a concurrent sweeper
+    // waits for this one's row locks, re-checks `state = 'running'` and finds nothing.
+    let rows = sqlx::query(
+        "UPDATE jobs SET
+            state = CASE WHEN cancel_requested THEN 'cancelled'
+                         WHEN attempt >= max_attempts THEN 'failed'
+                         ELSE 'queued' END,
+            run_at = CASE WHEN cancel_requested OR attempt >= max_attempts THEN run_at ELSE $1 END,
+            finished_at = CASE WHEN cancel_requested OR attempt >= max_attempts THEN $1 ELSE NULL END,
+            error = CASE WHEN cancel_requested THEN error
+                         ELSE json_build_object('code', 'lease_expired',
+                                                'message', 'the worker stopped renewing its lease',
+                                                'step', step,
+                                                'retryable', attempt < max_attempts)::text
+                         END,
+            lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL, updated_at = $1
+         WHERE state = 'running' AND lease_expires_at < $1
+         RETURNING id",
+    )
+    .bind(ms(now))
+    .fetch_all(&engine.pool)
+    .await?;
+    rows.iter().map(|r| Ok(JobId(r.try_get("id")?))).collect()
+}
+
+pub(super) async fn due_for_expiry(engine: &PostgresEngine, now: DateTime<Utc>, limit: u32) -> Result<Vec<Job>> {
+    let rows = sqlx::query(
+        "SELECT * FROM jobs WHERE state = 'succeeded' AND artifacts_expire_at < $1
+         ORDER BY artifacts_expire_at, id LIMIT $2",
+    )
+    .bind(ms(now))
+    .bind(i64::from(limit))
+    .fetch_all(&engine.pool)
+    .await?;
+    rows.iter().map(row::job).collect()
+}
