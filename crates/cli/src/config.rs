@@ -20,8 +20,10 @@ pub(crate) struct Config {
     pub(crate) listen: String,
     /// Directory for the embedded default (SQLite file, blobs, signing key).
     pub(crate) data_dir: PathBuf,
-    /// `sqlite://path` (default: `<data_dir>/tintype.db`).
+    /// `sqlite://path` (default: `<data_dir>/tintype.db`) or `postgres://user@host/db`.
     pub(crate) database_url: String,
+    /// Connections per process to PostgreSQL (one more is held for LISTEN).
+    pub(crate) database_pool_size: u32,
     /// `file:///path` (default: `<data_dir>/blobs`).
     pub(crate) blobs: String,
     /// Base URL of links handed to clients (default: from the request's Host).
@@ -120,6 +122,7 @@ impl Default for Config {
             listen: "127.0.0.1:8080".into(),
             data_dir: PathBuf::from("./data"),
             database_url: String::new(),
+            database_pool_size: 10,
             blobs: String::new(),
             public_url: String::new(),
             signing_key: String::new(),
@@ -232,8 +235,12 @@ impl Config {
         if !["pretty", "json"].contains(&self.log_format.as_str()) {
             bail!("log_format: must be \"pretty\" or \"json\", got {:?}", self.log_format);
         }
-        if !self.database_url.is_empty() && !self.database_url.starts_with("sqlite:") {
-            bail!("database_url: only sqlite:// is supported in this build, got {:?}", self.database_url);
+        let schemes = ["sqlite:", "postgres://", "postgresql://"];
+        if !self.database_url.is_empty() && !schemes.iter().any(|s| self.database_url.starts_with(s)) {
+            bail!("database_url: expected sqlite://PATH or postgres://USER@HOST/DB, got {:?}", self.database_url);
+        }
+        if !(2..=1000).contains(&self.database_pool_size) {
+            bail!("database_pool_size: must be 2..=1000, got {}", self.database_pool_size);
         }
         if !self.blobs.is_empty() && !self.blobs.starts_with("file://") {
             bail!("blobs: only file:///path is supported in this build, got {:?}", self.blobs);

@@ -10,6 +10,7 @@ use tintype_blobs::{BlobStore, LocalStore, UrlSigner};
 use tintype_imaging::Limits;
 use tintype_pipelines::fetch::FetchPolicy;
 use tintype_pipelines::print::{Print, PrintConfig};
+use tintype_queue::postgres::{PgSettings, PostgresEngine};
 use tintype_queue::sqlite::SqliteEngine;
 use tintype_queue::{Catalog, Engine, EngineConfig};
 use tintype_server::{AppState, ServerConfig};
@@ -26,9 +27,32 @@ pub(crate) struct Backends {
     pub(crate) catalog: Arc<dyn Catalog>,
 }
 
+/// Whether a database URL names PostgreSQL.
+pub(crate) fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
 /// Opens (and migrates) the configured database.
 pub(crate) async fn open_engine(config: &Config) -> anyhow::Result<Backends> {
+    open_engine_in(config, None).await
+}
+
+/// As [`open_engine`]; on PostgreSQL, in `schema` when given (benchmarks use a scratch one).
+pub(crate) async fn open_engine_in(config: &Config, schema: Option<String>) -> anyhow::Result<Backends> {
     let url = config.database_url();
+    if is_postgres(&url) {
+        let engine_config = EngineConfig {
+            artifact_ttl: Duration::from_secs(config.limits.artifact_ttl_secs),
+            ..EngineConfig::default()
+        };
+        let settings = PgSettings { pool_size: config.database_pool_size, schema, migrate: true };
+        let engine = Arc::new(
+            PostgresEngine::open(&url, engine_config, settings)
+                .await
+                .with_context(|| format!("cannot open database {}", redact(&url)))?,
+        );
+        return Ok(Backends { engine: engine.clone(), catalog: engine });
+    }
     if config.database_url.is_empty() {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("data_dir: cannot create {}", config.data_dir.display()))?;
@@ -38,6 +62,18 @@ pub(crate) async fn open_engine(config: &Config) -> anyhow::Result<Backends> {
     let engine =
         Arc::new(SqliteEngine::open(&url, engine_config).await.with_context(|| format!("cannot open database {url}"))?);
     Ok(Backends { engine: engine.clone(), catalog: engine })
+}
+
+/// A database URL without its password, for messages.
+pub(crate) fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{}{user}{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
 }
 
 /// Opens the configured blob store.

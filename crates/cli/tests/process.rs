@@ -28,9 +28,15 @@ fn serve(data: &Path) -> (Child, String) {
 
 /// Starts a role that listens (`serve` or `api`) and returns it with its base URL.
 fn start(data: &Path, role: &str) -> (Child, String) {
+    start_env(data, role, &[])
+}
+
+/// As [`start`], with extra environment variables.
+fn start_env(data: &Path, role: &str, env: &[(&str, &str)]) -> (Child, String) {
     let log = std::fs::OpenOptions::new().create(true).append(true).open(data.join("serve.log")).unwrap();
-    let mut child =
-        tintype(data).args([role, "--listen", "127.0.0.1:0"]).stdout(Stdio::piped()).stderr(log).spawn().unwrap();
+    let mut cmd = tintype(data);
+    cmd.envs(env.iter().copied());
+    let mut child = cmd.args([role, "--listen", "127.0.0.1:0"]).stdout(Stdio::piped()).stderr(log).spawn().unwrap();
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
     let base = line
@@ -229,4 +235,83 @@ fn keys_can_be_listed_and_revoked() {
 fn terminate(child: &mut Child) {
     let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(status.success());
+}
+
+/// A scratch schema on the local PostgreSQL (`TINTYPE_TEST_POSTGRES_URL`, default
+/// `postgres://postgres@127.0.0.1:5432/test`) and a URL whose connections use it; `None`
+/// (after saying SKIPPED) when no server answers.
+async fn postgres_schema() -> Option<(String, String)> {
+    use sqlx::Connection;
+    let base =
+        std::env::var("TINTYPE_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let mut conn = match tokio::time::timeout(Duration::from_secs(3), sqlx::PgConnection::connect(&base)).await {
+        Ok(Ok(conn)) => conn,
+        _ => {
+            eprintln!("SKIPPED PostgreSQL process test: {base} is not reachable");
+            return None;
+        }
+    };
+    let schema = format!("tt_{}", uuid::Uuid::new_v4().simple());
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&mut conn).await.unwrap();
+    let sep = if base.contains('?') { '&' } else { '?' };
+    Some((format!("{base}{sep}options=-c%20search_path%3D{schema}"), schema))
+}
+
+async fn drop_schema(schema: &str) {
+    use sqlx::Connection;
+    let base =
+        std::env::var("TINTYPE_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let mut conn = sqlx::PgConnection::connect(&base).await.unwrap();
+    let sql = format!("DROP SCHEMA {schema} CASCADE");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await.unwrap();
+}
+
+#[tokio::test]
+async fn on_postgres_an_api_process_streams_progress_a_worker_process_writes() {
+    let Some((db, schema)) = postgres_schema().await else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("TINTYPE_DATABASE_URL", db.as_str())];
+    let out = tintype(dir.path()).envs(env).args(["migrate"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("search_path=tt"), "no secrets or options echoed");
+    let (mut api, base) = start_env(dir.path(), "api", &env);
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.path().join("worker.log")).unwrap();
+    let mut worker = tintype(dir.path())
+        .envs(env)
+        .args(["worker", "--queues", "default", "--concurrency", "2"])
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let job: Value = client
+        .post(format!("{base}/v1/jobs"))
+        .json(&json!({"kind": "sleep", "input": {"ms": 2500, "steps": 10, "artifact": true}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = job["id"].as_str().unwrap().to_owned();
+    let res = client.get(format!("{base}/v1/jobs/{id}/events")).send().await.unwrap();
+    let body = tokio::time::timeout(Duration::from_secs(30), res.text()).await.expect("the stream ends").unwrap();
+    let progress: std::collections::BTreeSet<String> = body
+        .lines()
+        .filter_map(|l| l.strip_prefix("data:"))
+        .filter_map(|d| serde_json::from_str::<Value>(d.trim()).ok())
+        .filter(|j| j["state"] == "running")
+        .map(|j| j["progress"].to_string())
+        .collect();
+    // Ten steps in 2.5 s: NOTIFY carries each one to the api at once (re-reading the job
+    // once a second, as on SQLite, would see about three).
+    assert!(progress.len() >= 8, "progress values seen: {progress:?}\n{body}");
+    assert!(body.contains("\"succeeded\""), "{body}");
+    // The artifact the worker stored is served by the api (same blob directory).
+    let done: Value = client.get(format!("{base}/v1/jobs/{id}")).send().await.unwrap().json().await.unwrap();
+    let link = done["outputs"][0]["url"].as_str().unwrap();
+    assert!(client.get(link).send().await.unwrap().status().is_success());
+    terminate(&mut worker);
+    terminate(&mut api);
+    assert!(worker.wait().unwrap().success() && api.wait().unwrap().success());
+    drop_schema(&schema).await;
 }

@@ -70,7 +70,7 @@ pub(crate) enum JobsCommand {
 /// `tintype migrate`.
 pub(crate) async fn migrate(config: &Config) -> anyhow::Result<()> {
     wiring::open_engine(config).await?;
-    println!("database {} is up to date", config.database_url());
+    println!("database {} is up to date", wiring::redact(&config.database_url()));
     Ok(())
 }
 

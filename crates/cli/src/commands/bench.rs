@@ -82,13 +82,41 @@ impl JobHandler for BenchKind {
 
 /// Runs a benchmark.
 pub(crate) async fn run(config: &Config, cmd: BenchCommand) -> anyhow::Result<()> {
-    let BenchCommand::Queue { jobs, concurrency, workers, latency_jobs, rate, prefetch } = cmd;
     let tmp = tempfile::tempdir()?;
     let mut config = config.clone();
     if config.database_url.is_empty() {
         config.data_dir = tmp.path().to_path_buf();
     }
-    let engine = wiring::open_engine(&config).await?.engine;
+    // On PostgreSQL: a scratch schema, dropped at the end, so the bench leaves nothing.
+    let scratch =
+        wiring::is_postgres(&config.database_url()).then(|| format!("bench_{}", uuid::Uuid::new_v4().simple()));
+    if let Some(schema) = &scratch {
+        scratch_schema(&config, schema, true).await?;
+    }
+    let result = run_bench(&config, scratch.clone(), &tmp, cmd).await;
+    if let Some(schema) = &scratch {
+        scratch_schema(&config, schema, false).await?;
+    }
+    result
+}
+
+/// Creates or drops a benchmark's scratch schema.
+async fn scratch_schema(config: &Config, schema: &str, create: bool) -> anyhow::Result<()> {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(&config.database_url()).await?;
+    let sql = if create { format!("CREATE SCHEMA {schema}") } else { format!("DROP SCHEMA {schema} CASCADE") };
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await?;
+    Ok(())
+}
+
+async fn run_bench(
+    config: &Config,
+    schema: Option<String>,
+    tmp: &tempfile::TempDir,
+    cmd: BenchCommand,
+) -> anyhow::Result<()> {
+    let BenchCommand::Queue { jobs, concurrency, workers, latency_jobs, rate, prefetch } = cmd;
+    let engine = wiring::open_engine_in(config, schema).await?.engine;
     let blobs = Arc::new(LocalStore::open(tmp.path().join("blobs"))?);
     let (tx, mut latencies) = mpsc::unbounded_channel();
     let bench = Arc::new(BenchJob {
@@ -113,7 +141,7 @@ pub(crate) async fn run(config: &Config, cmd: BenchCommand) -> anyhow::Result<()
     let enq = t.elapsed();
     println!("enqueue: {jobs} jobs in {:.2} s ({:.0} jobs/s)", enq.as_secs_f64(), jobs as f64 / enq.as_secs_f64());
     let stop = CancellationToken::new();
-    let mut wcfg = wiring::worker_config(&config);
+    let mut wcfg = wiring::worker_config(config);
     wcfg.queues = vec![QUEUE.into()];
     wcfg.concurrency = concurrency;
     wcfg.prefetch = prefetch.unwrap_or(wcfg.prefetch);
