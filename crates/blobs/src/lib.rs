@@ -4,12 +4,16 @@
 //!
 //! - [`key`]: [`BlobKey`], the only way to name a blob (never a path outside the root).
 //! - [`local`]: the local directory backend (temp file, fsync, rename).
+//! - [`s3`]: the S3-compatible backend (feature `s3`): multipart puts aborted on failure,
+//!   SigV4 presigned GET and PUT URLs.
 //! - [`signing`]: [`UrlSigner`], HMAC-SHA256 over method, key, expiry, content-disposition.
 //! - [`conformance`]: the suite every backend must pass.
 
 pub mod conformance;
 pub mod key;
 pub mod local;
+#[cfg(feature = "s3")]
+pub mod s3;
 pub mod signing;
 
 use std::pin::Pin;
@@ -21,6 +25,8 @@ use futures::Stream;
 
 pub use key::BlobKey;
 pub use local::LocalStore;
+#[cfg(feature = "s3")]
+pub use s3::{S3Config, S3Store};
 pub use signing::{SignedQuery, UrlSigner};
 
 /// A stream of body chunks, as read from a request or written by a pipeline.
@@ -147,9 +153,13 @@ pub struct Presigned {
     pub url: String,
     /// When it stops working.
     pub expires_at: SystemTime,
+    /// Headers the client must send exactly as given (bound into the signature: a
+    /// presigned PUT's content type and checksum).
+    pub headers: Vec<(String, String)>,
 }
 
-/// Object storage as Tintype uses it. Implementations: [`LocalStore`] (and S3 later).
+/// Object storage as Tintype uses it. Implementations: [`LocalStore`] and, with the `s3`
+/// feature, `S3Store`.
 ///
 /// Writes are all-or-nothing: until `put` returns `Ok`, no reader sees the new content
 /// (local: temp file, fsync, rename; S3: multipart upload completed only at the end, aborted
@@ -177,15 +187,30 @@ pub trait BlobStore: Send + Sync + 'static {
     /// Moves a blob to a new key (atomic on the local backend; copy + delete on S3).
     async fn rename(&self, from: &BlobKey, to: &BlobKey) -> Result<(), BlobError>;
 
-    /// A URL the client can GET directly, when the backend presigns (S3). `None` means
-    /// the API must serve the blob itself behind a [`UrlSigner`] link (local backend).
-    fn presign_get(
+    /// A URL the client can GET directly, when the backend presigns (S3); a given
+    /// `content_disposition` is what the response will carry. `None` means the API must
+    /// serve the blob itself behind a [`UrlSigner`] link (local backend).
+    async fn presign_get(
         &self,
         _key: &BlobKey,
         _expires_in: Duration,
         _content_disposition: Option<&str>,
-    ) -> Option<Presigned> {
-        None
+    ) -> Result<Option<Presigned>, BlobError> {
+        Ok(None)
+    }
+
+    /// A URL the client can PUT the blob's bytes to directly, when the backend presigns
+    /// (S3). A given content type and SHA-256 are bound into the signature: the client
+    /// must send them as [`Presigned::headers`] and the store rejects a body whose
+    /// checksum differs. `None`: this backend takes uploads through the API only.
+    async fn presign_put(
+        &self,
+        _key: &BlobKey,
+        _expires_in: Duration,
+        _content_type: Option<&str>,
+        _sha256: Option<[u8; 32]>,
+    ) -> Result<Option<Presigned>, BlobError> {
+        Ok(None)
     }
 
     /// Removes leftovers of interrupted writes older than `older_than` (temp files,

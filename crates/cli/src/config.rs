@@ -24,8 +24,11 @@ pub(crate) struct Config {
     pub(crate) database_url: String,
     /// Connections per process to PostgreSQL (one more is held for LISTEN).
     pub(crate) database_pool_size: u32,
-    /// `file:///path` (default: `<data_dir>/blobs`).
+    /// `file:///path` (default: `<data_dir>/blobs`) or
+    /// `s3://bucket?endpoint=…&region=…&virtual_hosted=…`.
     pub(crate) blobs: String,
+    /// S3 credentials, when not in the `AWS_*` variables.
+    pub(crate) s3: S3Section,
     /// Base URL of links handed to clients (default: from the request's Host).
     pub(crate) public_url: String,
     /// Secret for signed blob links (default: generated into `<data_dir>/signing.key`).
@@ -42,6 +45,40 @@ pub(crate) struct Config {
     pub(crate) print: PrintSection,
     /// Fetching source URLs.
     pub(crate) fetch: FetchSection,
+}
+
+/// `[s3]`: credentials for an `s3://` blob store. Empty fields fall back to the usual
+/// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`.
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct S3Section {
+    /// Access key id.
+    pub(crate) access_key_id: String,
+    /// Secret access key.
+    pub(crate) secret_access_key: String,
+    /// Session token (temporary credentials).
+    pub(crate) session_token: String,
+}
+
+impl std::fmt::Debug for S3Section {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hidden = |v: &str| if v.is_empty() { "" } else { "<redacted>" };
+        f.debug_struct("S3Section")
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &hidden(&self.secret_access_key))
+            .field("session_token", &hidden(&self.session_token))
+            .finish()
+    }
+}
+
+/// Where blobs live, as `blobs` names it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum BlobBackend {
+    /// A local directory.
+    Local(PathBuf),
+    /// An S3-compatible bucket.
+    #[cfg(feature = "s3")]
+    S3(tintype_blobs::S3Config),
 }
 
 /// `[print]`.
@@ -124,6 +161,7 @@ impl Default for Config {
             database_url: String::new(),
             database_pool_size: 10,
             blobs: String::new(),
+            s3: S3Section::default(),
             public_url: String::new(),
             signing_key: String::new(),
             log_format: "pretty".into(),
@@ -242,9 +280,7 @@ impl Config {
         if !(2..=1000).contains(&self.database_pool_size) {
             bail!("database_pool_size: must be 2..=1000, got {}", self.database_pool_size);
         }
-        if !self.blobs.is_empty() && !self.blobs.starts_with("file://") {
-            bail!("blobs: only file:///path is supported in this build, got {:?}", self.blobs);
-        }
+        self.blob_backend()?;
         Ok(())
     }
 
@@ -262,12 +298,36 @@ impl Config {
         }
     }
 
-    /// The blob directory.
-    pub(crate) fn blob_dir(&self) -> PathBuf {
-        match self.blobs.strip_prefix("file://") {
-            Some(path) if !path.is_empty() => PathBuf::from(path),
-            _ => self.data_dir.join("blobs"),
+    /// The blob store `blobs` names (default: `<data_dir>/blobs`).
+    pub(crate) fn blob_backend(&self) -> anyhow::Result<BlobBackend> {
+        if self.blobs.is_empty() {
+            return Ok(BlobBackend::Local(self.data_dir.join("blobs")));
         }
+        if let Some(path) = self.blobs.strip_prefix("file://") {
+            if path.is_empty() {
+                bail!("blobs: file:// needs a path, as in file:///var/lib/tintype/blobs");
+            }
+            return Ok(BlobBackend::Local(PathBuf::from(path)));
+        }
+        if self.blobs.starts_with("s3://") {
+            return self.s3_backend();
+        }
+        bail!("blobs: expected file:///PATH or s3://BUCKET?endpoint=…&region=…, got {:?}", self.blobs)
+    }
+
+    #[cfg(feature = "s3")]
+    fn s3_backend(&self) -> anyhow::Result<BlobBackend> {
+        let mut s3 = tintype_blobs::S3Config::from_url(&self.blobs).map_err(|e| anyhow::anyhow!("blobs: {e}"))?;
+        let set = |v: &str| (!v.is_empty()).then(|| v.to_owned());
+        s3.access_key_id = set(&self.s3.access_key_id);
+        s3.secret_access_key = set(&self.s3.secret_access_key);
+        s3.session_token = set(&self.s3.session_token);
+        Ok(BlobBackend::S3(s3))
+    }
+
+    #[cfg(not(feature = "s3"))]
+    fn s3_backend(&self) -> anyhow::Result<BlobBackend> {
+        bail!("blobs: this build has no S3 support (build with the `s3` feature)")
     }
 
     /// A duration field.
@@ -283,6 +343,23 @@ mod tests {
     #[test]
     fn defaults_are_valid() {
         Config::default().validate().unwrap();
+    }
+
+    #[test]
+    fn blobs_selects_the_backend() {
+        let with = |blobs: &str| Config { blobs: blobs.into(), ..Config::default() };
+        assert_eq!(with("").blob_backend().unwrap(), BlobBackend::Local(PathBuf::from("./data/blobs")));
+        assert_eq!(with("file:///srv/b").blob_backend().unwrap(), BlobBackend::Local(PathBuf::from("/srv/b")));
+        let mut config = with("s3://media?endpoint=http://127.0.0.1:9000&region=auto");
+        config.s3.secret_access_key = "s3cr3t".into();
+        let BlobBackend::S3(s3) = config.blob_backend().unwrap() else { panic!("not s3") };
+        assert_eq!((s3.bucket.as_str(), s3.region.as_deref()), ("media", Some("auto")));
+        assert_eq!((s3.access_key_id, s3.secret_access_key.as_deref()), (None, Some("s3cr3t")));
+        assert!(!format!("{config:?}").contains("s3cr3t"), "secrets stay out of logs");
+        for bad in ["file://", "s3://", "s3://media/prefix", "gs://media", "/srv/blobs"] {
+            let err = with(bad).validate().unwrap_err().to_string();
+            assert!(err.starts_with("blobs:"), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -16,7 +16,7 @@ use tintype_queue::{Catalog, Engine, EngineConfig};
 use tintype_server::{AppState, ServerConfig};
 use tintype_worker::{Registry, SweeperConfig, WorkerConfig};
 
-use crate::config::Config;
+use crate::config::{BlobBackend, Config};
 
 /// The engine, as both interfaces it offers.
 #[derive(Clone)]
@@ -78,8 +78,15 @@ pub(crate) fn redact(url: &str) -> String {
 
 /// Opens the configured blob store.
 pub(crate) fn open_blobs(config: &Config) -> anyhow::Result<Arc<dyn BlobStore>> {
-    let dir = config.blob_dir();
-    Ok(Arc::new(LocalStore::open(&dir).with_context(|| format!("blobs: cannot open {}", dir.display()))?))
+    match config.blob_backend()? {
+        BlobBackend::Local(dir) => {
+            Ok(Arc::new(LocalStore::open(&dir).with_context(|| format!("blobs: cannot open {}", dir.display()))?))
+        }
+        #[cfg(feature = "s3")]
+        BlobBackend::S3(s3) => Ok(Arc::new(
+            tintype_blobs::S3Store::open(&s3).with_context(|| format!("blobs: cannot use bucket {}", s3.bucket))?,
+        )),
+    }
 }
 
 /// The signing secret: from config, else read from (or created in) the data directory.

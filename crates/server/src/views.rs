@@ -79,14 +79,14 @@ pub fn base_url(state: &AppState, headers: &HeaderMap) -> String {
 
 impl JobView {
     /// The view of `job`, with links under `base`.
-    pub fn new(state: &AppState, base: &str, job: &Job) -> Self {
+    pub async fn new(state: &AppState, base: &str, job: &Job) -> Self {
         let status_url = format!("{base}/v1/jobs/{}", job.id);
-        let outputs = match (job.state, &job.output) {
-            (JobState::Succeeded, Some(out)) => {
-                out.artifacts.iter().map(|a| OutputView::new(state, base, &status_url, a)).collect()
+        let mut outputs = Vec::new();
+        if let (JobState::Succeeded, Some(out)) = (job.state, &job.output) {
+            for a in &out.artifacts {
+                outputs.push(OutputView::new(state, base, &status_url, a).await);
             }
-            _ => Vec::new(),
-        };
+        }
         Self {
             id: job.id.to_string(),
             kind: job.kind.clone(),
@@ -117,8 +117,8 @@ impl JobView {
 }
 
 impl OutputView {
-    fn new(state: &AppState, base: &str, status_url: &str, a: &Artifact) -> Self {
-        let link = signed_link(state, base, &a.key, &a.name);
+    async fn new(state: &AppState, base: &str, status_url: &str, a: &Artifact) -> Self {
+        let link = signed_link(state, base, &a.key, &a.name).await;
         Self {
             name: a.name.clone(),
             bytes: a.bytes,
@@ -144,12 +144,17 @@ fn pct(s: &str) -> String {
 
 /// A fresh link to a blob that downloads as `name`: the store's own presigned URL when
 /// it has one (S3), else one signed by the API's [`tintype_blobs::UrlSigner`].
-pub fn signed_link(state: &AppState, base: &str, key: &str, name: &str) -> Option<(String, DateTime<Utc>)> {
+pub async fn signed_link(state: &AppState, base: &str, key: &str, name: &str) -> Option<(String, DateTime<Utc>)> {
     let key = BlobKey::new(key).ok()?;
     let ttl = state.config.download_ttl;
     let disposition = attachment(name);
-    if let Some(p) = state.blobs.presign_get(&key, ttl, Some(&disposition)) {
-        return Some((p.url, DateTime::<Utc>::from(p.expires_at)));
+    match state.blobs.presign_get(&key, ttl, Some(&disposition)).await {
+        Ok(Some(p)) => return Some((p.url, DateTime::<Utc>::from(p.expires_at))),
+        Ok(None) => {}
+        Err(e) => {
+            tracing::warn!(%key, error = %e, "could not presign a download link");
+            return None;
+        }
     }
     let exp = SystemTime::now().checked_add(ttl)?.duration_since(UNIX_EPOCH).ok()?.as_secs();
     let q = state.signer.sign("GET", &key, exp, Some(&disposition));

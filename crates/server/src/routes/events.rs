@@ -84,7 +84,7 @@ async fn send_final(state: &AppState, base: &str, id: &JobId, tx: &Tx) -> bool {
 }
 
 async fn send_view(state: &AppState, base: &str, job: &Job, tx: &Tx) -> bool {
-    send(tx, &JobView::new(state, base, job)).await
+    send(tx, &JobView::new(state, base, job).await).await
 }
 
 async fn send<T: serde::Serialize>(tx: &Tx, data: &T) -> bool {

@@ -63,7 +63,7 @@ pub async fn create(
     job.correlation_id = header_text(&headers, REQUEST_ID.as_str())?;
     let enqueued = state.engine.enqueue(job).await?;
     let status = if enqueued.created { StatusCode::ACCEPTED } else { StatusCode::OK };
-    let view = JobView::new(&state, &base_url(&state, &headers), &enqueued.job);
+    let view = JobView::new(&state, &base_url(&state, &headers), &enqueued.job).await;
     let mut res = (status, Json(view)).into_response();
     let location = format!("/v1/jobs/{}", enqueued.job.id);
     res.headers_mut().insert(header::LOCATION, HeaderValue::from_str(&location).expect("ids are ASCII"));
@@ -89,7 +89,7 @@ pub async fn show(
     Path(id): Path<String>,
 ) -> Result<Json<JobView>, ApiError> {
     let job = state.engine.get(Some(&tenant.id), &JobId(id)).await?.ok_or(QueueError::NotFound)?;
-    Ok(Json(JobView::new(&state, &base_url(&state, &headers), &job)))
+    Ok(Json(JobView::new(&state, &base_url(&state, &headers), &job).await))
 }
 
 /// Query of `GET /v1/jobs`.
@@ -126,7 +126,10 @@ pub async fn list(
     };
     let page = state.engine.list(&filter).await?;
     let base = base_url(&state, &headers);
-    let jobs: Vec<JobView> = page.jobs.iter().map(|j| JobView::new(&state, &base, j)).collect();
+    let mut jobs: Vec<JobView> = Vec::with_capacity(page.jobs.len());
+    for job in &page.jobs {
+        jobs.push(JobView::new(&state, &base, job).await);
+    }
     Ok(Json(json!({ "jobs": jobs, "next_cursor": page.next_cursor })))
 }
 
@@ -143,7 +146,7 @@ pub async fn cancel(
         other => other.into(),
     })?;
     let status = if job.state == JobState::Running { StatusCode::ACCEPTED } else { StatusCode::OK };
-    Ok((status, Json(JobView::new(&state, &base_url(&state, &headers), &job))).into_response())
+    Ok((status, Json(JobView::new(&state, &base_url(&state, &headers), &job).await)).into_response())
 }
 
 /// `POST /v1/jobs/{id}/retry`: runs a failed or cancelled job again.
@@ -160,7 +163,7 @@ pub async fn retry(
         ),
         other => other.into(),
     })?;
-    Ok((StatusCode::ACCEPTED, Json(JobView::new(&state, &base_url(&state, &headers), &job))).into_response())
+    Ok((StatusCode::ACCEPTED, Json(JobView::new(&state, &base_url(&state, &headers), &job).await)).into_response())
 }
 
 /// `GET /v1/jobs/{id}/download`: 302 to the job's only artifact.
@@ -212,6 +215,7 @@ async fn redirect_to_artifact(
         }
     };
     let (url, _) = signed_link(&state, &base_url(&state, &headers), &artifact.key, &artifact.name)
+        .await
         .ok_or_else(|| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "link_failed", "could not sign a link"))?;
     let location = HeaderValue::from_str(&url)
         .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "link_failed", "bad link"))?;
