@@ -31,7 +31,7 @@ use object_store::{
 };
 
 use crate::key::validate_prefix;
-use crate::{BlobError, BlobKey, BlobMeta, BlobStore, ByteRange, ByteStream, GetResult, PutOptions, Presigned};
+use crate::{BlobError, BlobKey, BlobMeta, BlobStore, ByteRange, ByteStream, GetResult, Presigned, PutOptions};
 
 /// Size of every multipart part but the last (S3's minimum is 5 MiB).
 pub const PART_SIZE: usize = 8 * 1024 * 1024;
@@ -371,7 +371,11 @@ impl BlobStore for S3Store {
         validate_prefix(prefix)?;
         // object_store lists "directories"; list the one holding the prefix, then filter.
         let dir = prefix.rfind('/').map(|i| &prefix[..i]).unwrap_or("");
-        let dir = if dir.is_empty() { None } else { Some(Path::parse(dir).map_err(|e| BlobError::InvalidKey(e.to_string()))?) };
+        let dir = if dir.is_empty() {
+            None
+        } else {
+            Some(Path::parse(dir).map_err(|e| BlobError::InvalidKey(e.to_string()))?)
+        };
         let mut out: Vec<BlobMeta> = Vec::new();
         let mut listing = self.s3.list(dir.as_ref());
         while let Some(meta) = listing.next().await {
@@ -427,7 +431,8 @@ impl BlobStore for S3Store {
         let mut options = SignedUrlOptions::new();
         for (name, value) in &headers {
             let value = HeaderValue::from_str(value).map_err(|_| BlobError::InvalidKey(format!("bad {name} value")))?;
-            options = options.with_signed_header(HeaderName::from_bytes(name.as_bytes()).expect("valid header name"), value);
+            options =
+                options.with_signed_header(HeaderName::from_bytes(name.as_bytes()).expect("valid header name"), value);
         }
         let url = self.s3.signed_url_opts(Method::PUT, &path_of(key)?, expires_in, &options).await.map_err(error)?;
         Ok(Some(Presigned { url: url.to_string(), expires_at: SystemTime::now() + expires_in, headers }))

@@ -83,7 +83,8 @@ fn config_from_url() {
     assert_eq!(c.region.as_deref(), Some("auto"));
     assert!(!c.virtual_hosted);
     assert!(S3Config::from_url("s3://media?virtual_hosted=true").expect("parse").virtual_hosted);
-    for bad in ["file:///tmp", "s3://", "s3://b/prefix", "s3://k:s@b", "s3://b?colour=red", "s3://b?virtual_hosted=maybe"]
+    for bad in
+        ["file:///tmp", "s3://", "s3://b/prefix", "s3://k:s@b", "s3://b?colour=red", "s3://b?virtual_hosted=maybe"]
     {
         assert!(S3Config::from_url(bad).is_err(), "{bad} should be refused");
     }
@@ -281,10 +282,11 @@ fn ping_checks_credentials_and_reachability() {
     let server = S3Server::start().expect("server");
     rt().block_on(async {
         open(&server).ping().await.expect("ping");
-        let wrong = S3Store::open(&S3Config { secret_access_key: Some("nope".into()), ..config(&server) }).expect("open");
+        let wrong =
+            S3Store::open(&S3Config { secret_access_key: Some("nope".into()), ..config(&server) }).expect("open");
         assert!(matches!(wrong.ping().await, Err(BlobError::Io(_))));
-        let gone = S3Store::open(&S3Config { endpoint: Some("http://127.0.0.1:9".into()), ..config(&server) })
-            .expect("open");
+        let gone =
+            S3Store::open(&S3Config { endpoint: Some("http://127.0.0.1:9".into()), ..config(&server) }).expect("open");
         assert!(gone.ping().await.is_err());
     });
 }

@@ -71,7 +71,11 @@ async fn three_workers_one_killed_every_job_succeeds_exactly_once() {
 
     let out = tintype(dir.path(), &env, "migrate").arg("migrate").output().unwrap();
     assert!(out.status.success(), "migrate failed");
-    let mut api = tintype(dir.path(), &env, "api").args(["api", "--listen", "127.0.0.1:0"]).stdout(Stdio::piped()).spawn().unwrap();
+    let mut api = tintype(dir.path(), &env, "api")
+        .args(["api", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
     let mut line = String::new();
     BufReader::new(api.stdout.take().unwrap()).read_line(&mut line).unwrap();
     let base = line.trim().strip_prefix("tintype listening on ").expect("listening line").to_owned();
@@ -106,7 +110,11 @@ async fn three_workers_one_killed_every_job_succeeds_exactly_once() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let victim_pid = workers[0].id();
-    let held = count(&mut conn, &format!("SELECT count(*) FROM jobs WHERE state = 'running' AND lease_owner LIKE '%:{victim_pid}'")).await;
+    let held = count(
+        &mut conn,
+        &format!("SELECT count(*) FROM jobs WHERE state = 'running' AND lease_owner LIKE '%:{victim_pid}'"),
+    )
+    .await;
     workers[0].kill().unwrap(); // SIGKILL: no hand-back, no clean-up
     workers[0].wait().unwrap();
     workers.push(worker(dir.path(), &env, "worker4"));
@@ -125,8 +133,12 @@ async fn three_workers_one_killed_every_job_succeeds_exactly_once() {
     assert_eq!(count(&mut conn, "SELECT count(*) FROM jobs").await, JOBS as i64);
     let leases = "SELECT count(*) FROM jobs WHERE lease_token IS NOT NULL OR lease_owner IS NOT NULL OR lease_expires_at IS NOT NULL";
     assert_eq!(count(&mut conn, leases).await, 0, "a lease was left behind");
-    let attempts: BTreeMap<String, i32> =
-        sqlx::query_as::<_, (String, i32)>("SELECT id, attempt FROM jobs").fetch_all(&mut conn).await.unwrap().into_iter().collect();
+    let attempts: BTreeMap<String, i32> = sqlx::query_as::<_, (String, i32)>("SELECT id, attempt FROM jobs")
+        .fetch_all(&mut conn)
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
     let rescued = attempts.values().filter(|&&a| a > 1).count();
     eprintln!("the killed worker held {held} jobs; {rescued} jobs ran more than once");
     assert!(held >= 1 && rescued >= 1, "the killed worker held {held} jobs; {rescued} were rescued");
@@ -162,7 +174,10 @@ async fn three_workers_one_killed_every_job_succeeds_exactly_once() {
         logs.push_str(&std::fs::read_to_string(dir.path().join(format!("{name}.log"))).unwrap());
     }
     for id in &ids {
-        let wins = logs.lines().filter(|l| l.contains(id.as_str()) && l.contains("job finished") && l.contains("succeeded")).count();
+        let wins = logs
+            .lines()
+            .filter(|l| l.contains(id.as_str()) && l.contains("job finished") && l.contains("succeeded"))
+            .count();
         assert_eq!(wins, 1, "{id} recorded as succeeded {wins} times");
     }
 
