@@ -228,7 +228,7 @@ fn presigned_put_binds_type_and_checksum() {
 fn boto3_accepts_our_objects_and_urls() {
     let have_boto3 = Command::new("python3").args(["-c", "import boto3"]).status().is_ok_and(|s| s.success());
     if !have_boto3 {
-        assert!(std::env::var_os("TINTYPE_REQUIRE_ALL").is_none(), "boto3 is required (pip install boto3)");
+        assert!(std::env::var_os("TINTYPE_TEST_REQUIRE_ALL").is_none(), "boto3 is required (pip install boto3)");
         eprintln!("SKIPPED boto3_accepts_our_objects_and_urls: boto3 not installed");
         return;
     }

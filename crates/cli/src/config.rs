@@ -231,7 +231,11 @@ impl Config {
             None if Path::new("tintype.toml").exists() => fig = fig.merge(Toml::file_exact("tintype.toml")),
             None => {}
         }
-        let env = Env::prefixed("TINTYPE_").ignore(&["CONFIG"]).split("__");
+        // `TINTYPE_TEST_*` variables belong to the test suite, not to the configuration.
+        let env = Env::prefixed("TINTYPE_")
+            .ignore(&["CONFIG"])
+            .filter(|key| !key.as_str().to_ascii_lowercase().starts_with("test_"))
+            .split("__");
         let config: Config =
             fig.merge(env).merge(Serialized::defaults(flags)).extract().context("invalid configuration")?;
         config.validate()?;
@@ -376,6 +380,7 @@ mod tests {
         figment::Jail::expect_with(|jail| {
             jail.create_file("t.toml", "listen = \"127.0.0.1:9000\"\n[worker]\nconcurrency = 2\nlease_secs = 5\n")?;
             jail.set_env("TINTYPE_WORKER__CONCURRENCY", "3");
+            jail.set_env("TINTYPE_TEST_REQUIRE_ALL", "1"); // the test suite's, ignored
             let flags = Overrides { listen: Some("127.0.0.1:9100".into()), ..Overrides::default() };
             let c = Config::load(Some(Path::new("t.toml")), flags).map_err(|e| e.to_string())?;
             assert_eq!(c.listen, "127.0.0.1:9100");

@@ -247,7 +247,7 @@ async fn postgres_schema() -> Option<(String, String)> {
     let mut conn = match tokio::time::timeout(Duration::from_secs(3), sqlx::PgConnection::connect(&base)).await {
         Ok(Ok(conn)) => conn,
         _ => {
-            assert!(std::env::var_os("TINTYPE_REQUIRE_ALL").is_none(), "PostgreSQL is required at {base}");
+            assert!(std::env::var_os("TINTYPE_TEST_REQUIRE_ALL").is_none(), "PostgreSQL is required at {base}");
             eprintln!("SKIPPED PostgreSQL process test: {base} is not reachable");
             return None;
         }

@@ -52,7 +52,7 @@ async fn three_workers_one_killed_every_job_succeeds_exactly_once() {
     let mut conn = match tokio::time::timeout(Duration::from_secs(3), sqlx::PgConnection::connect(&base_url)).await {
         Ok(Ok(conn)) => conn,
         _ => {
-            assert!(std::env::var_os("TINTYPE_REQUIRE_ALL").is_none(), "PostgreSQL is required at {base_url}");
+            assert!(std::env::var_os("TINTYPE_TEST_REQUIRE_ALL").is_none(), "PostgreSQL is required at {base_url}");
             eprintln!("SKIPPED scale-out fault test: {base_url} is not reachable");
             return;
         }

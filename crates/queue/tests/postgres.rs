@@ -24,7 +24,7 @@ async fn available() -> bool {
         let url = base_url();
         match tokio::time::timeout(Duration::from_secs(3), sqlx::PgConnection::connect(&url)).await {
             Ok(Ok(_)) => true,
-            _ if std::env::var_os("TINTYPE_REQUIRE_ALL").is_some() => panic!("PostgreSQL is required at {url}"),
+            _ if std::env::var_os("TINTYPE_TEST_REQUIRE_ALL").is_some() => panic!("PostgreSQL is required at {url}"),
             Ok(Err(e)) => {
                 eprintln!("SKIPPED PostgreSQL tests: {url} is not reachable ({e})");
                 false
