@@ -156,7 +156,7 @@ impl S3Store {
 
     async fn head_path(&self, path: &Path) -> Result<BlobMeta, BlobError> {
         let got = self.s3.get_opts(path, GetOptions { head: true, ..GetOptions::default() }).await.map_err(error)?;
-        Ok(meta_of(&got.meta, &got.attributes))
+        meta_of(&got.meta, &got.attributes)
     }
 
     /// Uploads `buffer` (at least one full part) and the rest of `body` as a multipart
@@ -255,10 +255,6 @@ fn path_of(key: &BlobKey) -> Result<Path, BlobError> {
     Path::parse(key.as_str()).map_err(|e| BlobError::InvalidKey(e.to_string()))
 }
 
-fn key_of(path: &Path) -> Result<BlobKey, BlobError> {
-    BlobKey::new(path.as_ref())
-}
-
 fn error(e: object_store::Error) -> BlobError {
     match e {
         object_store::Error::NotFound { .. } => BlobError::NotFound,
@@ -279,14 +275,16 @@ fn quoted(etag: Option<&str>) -> String {
     }
 }
 
-fn meta_of(meta: &ObjectMeta, attributes: &Attributes) -> BlobMeta {
-    BlobMeta {
-        key: BlobKey::new(meta.location.as_ref()).expect("stored keys are valid keys"),
+/// The object's metadata; an object whose name is no valid key (written by something
+/// else into the bucket) is `InvalidKey`, never a panic.
+fn meta_of(meta: &ObjectMeta, attributes: &Attributes) -> Result<BlobMeta, BlobError> {
+    Ok(BlobMeta {
+        key: BlobKey::new(meta.location.as_ref())?,
         size: meta.size,
         etag: quoted(meta.e_tag.as_deref()),
         last_modified: whole_seconds(meta.last_modified),
         content_type: attributes.get(&Attribute::ContentType).map(|v| v.to_string()),
-    }
+    })
 }
 
 fn put_attributes(opts: &PutOptions) -> Attributes {
@@ -346,7 +344,7 @@ impl BlobStore for S3Store {
                 return Err(e);
             }
         };
-        let meta = meta_of(&got.meta, &got.attributes);
+        let meta = meta_of(&got.meta, &got.attributes)?;
         let served = if meta.size == 0 {
             ByteRange { start: 0, end: 0 }
         } else {
@@ -381,9 +379,8 @@ impl BlobStore for S3Store {
         while let Some(meta) = listing.next().await {
             let meta = meta.map_err(error)?;
             if meta.location.as_ref().starts_with(prefix) {
-                key_of(&meta.location)?;
                 out.push(match meta.e_tag {
-                    Some(_) => meta_of(&meta, &Attributes::new()),
+                    Some(_) => meta_of(&meta, &Attributes::new())?,
                     // S3 lists ETags; a server that leaves them out costs a HEAD each.
                     None => self.head_path(&meta.location).await?,
                 });

@@ -17,12 +17,9 @@ use tintype_s3_fixture::{ACCESS_KEY, REGION, S3Server, SECRET_KEY};
 
 fn config(server: &S3Server) -> S3Config {
     S3Config {
-        bucket: server.bucket().to_owned(),
-        endpoint: Some(server.endpoint()),
-        region: Some(REGION.to_owned()),
         access_key_id: Some(ACCESS_KEY.to_owned()),
         secret_access_key: Some(SECRET_KEY.to_owned()),
-        ..S3Config::default()
+        ..S3Config::from_url(&server.blobs_url()).expect("the fixture's URL parses")
     }
 }
 

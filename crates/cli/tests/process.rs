@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+mod common;
+
 const BIN: &str = env!("CARGO_BIN_EXE_tintype");
 
 fn tintype(data: &Path) -> Command {
@@ -237,39 +239,9 @@ fn terminate(child: &mut Child) {
     assert!(status.success());
 }
 
-/// A scratch schema on the local PostgreSQL (`TINTYPE_TEST_POSTGRES_URL`, default
-/// `postgres://postgres@127.0.0.1:5432/test`) and a URL whose connections use it; `None`
-/// (after saying SKIPPED) when no server answers.
-async fn postgres_schema() -> Option<(String, String)> {
-    use sqlx::Connection;
-    let base =
-        std::env::var("TINTYPE_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let mut conn = match tokio::time::timeout(Duration::from_secs(3), sqlx::PgConnection::connect(&base)).await {
-        Ok(Ok(conn)) => conn,
-        _ => {
-            assert!(std::env::var_os("TINTYPE_TEST_REQUIRE_ALL").is_none(), "PostgreSQL is required at {base}");
-            eprintln!("SKIPPED PostgreSQL process test: {base} is not reachable");
-            return None;
-        }
-    };
-    let schema = format!("tt_{}", uuid::Uuid::new_v4().simple());
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&mut conn).await.unwrap();
-    let sep = if base.contains('?') { '&' } else { '?' };
-    Some((format!("{base}{sep}options=-c%20search_path%3D{schema}"), schema))
-}
-
-async fn drop_schema(schema: &str) {
-    use sqlx::Connection;
-    let base =
-        std::env::var("TINTYPE_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let mut conn = sqlx::PgConnection::connect(&base).await.unwrap();
-    let sql = format!("DROP SCHEMA {schema} CASCADE");
-    sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await.unwrap();
-}
-
 #[tokio::test]
 async fn on_postgres_an_api_process_streams_progress_a_worker_process_writes() {
-    let Some((db, schema)) = postgres_schema().await else { return };
+    let Some((db, schema)) = common::postgres_schema().await else { return };
     let dir = tempfile::tempdir().unwrap();
     let env = [("TINTYPE_DATABASE_URL", db.as_str())];
     let out = tintype(dir.path()).envs(env).args(["migrate"]).output().unwrap();
@@ -296,13 +268,7 @@ async fn on_postgres_an_api_process_streams_progress_a_worker_process_writes() {
     let id = job["id"].as_str().unwrap().to_owned();
     let res = client.get(format!("{base}/v1/jobs/{id}/events")).send().await.unwrap();
     let body = tokio::time::timeout(Duration::from_secs(30), res.text()).await.expect("the stream ends").unwrap();
-    let progress: std::collections::BTreeSet<String> = body
-        .lines()
-        .filter_map(|l| l.strip_prefix("data:"))
-        .filter_map(|d| serde_json::from_str::<Value>(d.trim()).ok())
-        .filter(|j| j["state"] == "running")
-        .map(|j| j["progress"].to_string())
-        .collect();
+    let progress = common::running_progress(&body);
     // Ten steps in 2.5 s: NOTIFY carries each one to the api at once (re-reading the job
     // once a second, as on SQLite, would see about three).
     assert!(progress.len() >= 8, "progress values seen: {progress:?}\n{body}");
@@ -314,5 +280,5 @@ async fn on_postgres_an_api_process_streams_progress_a_worker_process_writes() {
     terminate(&mut worker);
     terminate(&mut api);
     assert!(worker.wait().unwrap().success() && api.wait().unwrap().success());
-    drop_schema(&schema).await;
+    common::drop_schema(&schema).await;
 }

@@ -16,14 +16,12 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use sqlx::Connection;
 use tintype_blobs::{BlobStore, S3Config, S3Store};
-use tintype_s3_fixture::{ACCESS_KEY, REGION, S3Server, SECRET_KEY};
+use tintype_s3_fixture::{ACCESS_KEY, S3Server, SECRET_KEY};
+
+mod common;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tintype");
 const JOBS: usize = 200;
-
-fn postgres_base() -> String {
-    std::env::var("TINTYPE_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
-}
 
 /// A `tintype` command for this deployment, logging to `<dir>/<log>.log`.
 fn tintype(dir: &Path, env: &[(String, String)], log: &str) -> Command {
@@ -48,25 +46,12 @@ async fn count(conn: &mut sqlx::PgConnection, sql: &str) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_workers_one_killed_every_job_succeeds_exactly_once() {
-    let base_url = postgres_base();
-    let mut conn = match tokio::time::timeout(Duration::from_secs(3), sqlx::PgConnection::connect(&base_url)).await {
-        Ok(Ok(conn)) => conn,
-        _ => {
-            assert!(std::env::var_os("TINTYPE_TEST_REQUIRE_ALL").is_none(), "PostgreSQL is required at {base_url}");
-            eprintln!("SKIPPED scale-out fault test: {base_url} is not reachable");
-            return;
-        }
-    };
-    let schema = format!("tt_{}", uuid::Uuid::new_v4().simple());
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&mut conn).await.unwrap();
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("SET search_path TO {schema}"))).execute(&mut conn).await.unwrap();
+    let Some((db, schema)) = common::postgres_schema().await else { return };
+    let mut conn = sqlx::PgConnection::connect(&db).await.unwrap();
     let s3 = S3Server::start().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let sep = if base_url.contains('?') { '&' } else { '?' };
-    let mut env: Vec<(String, String)> = vec![
-        ("TINTYPE_DATABASE_URL".into(), format!("{base_url}{sep}options=-c%20search_path%3D{schema}")),
-        ("TINTYPE_BLOBS".into(), s3.blobs_url()),
-    ];
+    let mut env: Vec<(String, String)> =
+        vec![("TINTYPE_DATABASE_URL".into(), db.clone()), ("TINTYPE_BLOBS".into(), s3.blobs_url())];
     env.extend(s3.env().into_iter().map(|(k, v)| (k.to_owned(), v)));
 
     let out = tintype(dir.path(), &env, "migrate").arg("migrate").output().unwrap();
@@ -145,12 +130,9 @@ async fn three_workers_one_killed_every_job_succeeds_exactly_once() {
 
     // Exactly one artifact per job, written by the attempt that won; nothing else stored.
     let store = S3Store::open(&S3Config {
-        bucket: s3.bucket().to_owned(),
-        endpoint: Some(s3.endpoint()),
-        region: Some(REGION.into()),
         access_key_id: Some(ACCESS_KEY.into()),
         secret_access_key: Some(SECRET_KEY.into()),
-        ..S3Config::default()
+        ..S3Config::from_url(&s3.blobs_url()).unwrap()
     })
     .unwrap();
     let blobs = store.list("t/").await.unwrap();
@@ -183,13 +165,7 @@ async fn three_workers_one_killed_every_job_succeeds_exactly_once() {
 
     // The api streamed the watched job's progress, written by a worker process.
     let body = tokio::time::timeout(Duration::from_secs(30), events).await.expect("the stream ends").unwrap();
-    let progress: BTreeSet<String> = body
-        .lines()
-        .filter_map(|l| l.strip_prefix("data:"))
-        .filter_map(|d| serde_json::from_str::<Value>(d.trim()).ok())
-        .filter(|j| j["state"] == "running")
-        .map(|j| j["progress"].to_string())
-        .collect();
+    let progress = common::running_progress(&body);
     assert!(progress.len() >= 2, "progress seen: {progress:?}\n{body}");
     assert!(body.contains("\"succeeded\""), "{body}");
 
@@ -197,5 +173,6 @@ async fn three_workers_one_killed_every_job_succeeds_exactly_once() {
         assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
         assert!(child.wait().unwrap().success());
     }
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE"))).execute(&mut conn).await.unwrap();
+    drop(conn);
+    common::drop_schema(&schema).await;
 }
