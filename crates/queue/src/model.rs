@@ -238,14 +238,18 @@ impl NewJob {
         }
     }
 
-    /// Refuses what no engine stores: empty names, no attempts, an empty idempotency key.
+    /// Refuses what no engine stores: empty or overlong names (over [`MAX_NAME_BYTES`]),
+    /// no attempts, an empty idempotency key.
     pub fn validate(&self) -> Result<(), crate::QueueError> {
+        let long = |name: &str| name.len() > MAX_NAME_BYTES;
         let problem = if self.tenant.is_empty() {
             "tenant must not be empty"
         } else if self.kind.is_empty() {
             "kind must not be empty"
         } else if self.queue.is_empty() {
             "queue must not be empty"
+        } else if long(&self.tenant) || long(&self.kind) || long(&self.queue) {
+            "tenant, kind and queue are at most 128 bytes"
         } else if self.max_attempts < 1 {
             "max_attempts must be at least 1"
         } else if self.idempotency_key.as_deref() == Some("") {
@@ -302,6 +306,14 @@ pub enum Control {
     Cancel,
 }
 
+/// Longest tenant, kind or queue name, in bytes.
+pub const MAX_NAME_BYTES: usize = 128;
+/// Longest step name stored, in characters (longer ones are cut).
+pub const MAX_STEP_CHARS: usize = 200;
+/// Longest progress message stored, in characters (longer ones are cut): progress is
+/// for humans watching, and every report travels to every event stream.
+pub const MAX_MESSAGE_CHARS: usize = 500;
+
 /// A progress report from a running job.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Progress {
@@ -311,6 +323,24 @@ pub struct Progress {
     pub progress: f64,
     /// Message for humans.
     pub message: Option<String>,
+}
+
+impl Progress {
+    /// The report as engines store it: progress clamped to 0..=1, step and message cut
+    /// to [`MAX_STEP_CHARS`] and [`MAX_MESSAGE_CHARS`].
+    pub fn bounded(self) -> Self {
+        fn cut(text: String, chars: usize) -> String {
+            match text.char_indices().nth(chars) {
+                Some((end, _)) => text[..end].to_owned(),
+                None => text,
+            }
+        }
+        Self {
+            step: self.step.map(|s| cut(s, MAX_STEP_CHARS)),
+            progress: if self.progress.is_nan() { 0.0 } else { self.progress.clamp(0.0, 1.0) },
+            message: self.message.map(|m| cut(m, MAX_MESSAGE_CHARS)),
+        }
+    }
 }
 
 /// A change to a job, published to subscribers (SSE, idle workers).

@@ -55,6 +55,8 @@ pub async fn enqueue_validates(f: Fixture) {
         NewJob { kind: String::new(), ..noop("t1") },
         NewJob { queue: String::new(), ..noop("t1") },
         NewJob { max_attempts: 0, ..noop("t1") },
+        NewJob { queue: "q".repeat(crate::MAX_NAME_BYTES + 1), ..noop("t1") },
+        noop(&"t".repeat(crate::MAX_NAME_BYTES + 1)),
     ];
     for new in cases {
         let got = f.engine.enqueue(new.clone()).await;

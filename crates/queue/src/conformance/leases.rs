@@ -85,6 +85,14 @@ pub async fn progress_keeps_step(f: Fixture) {
 
     f.engine.progress(&lease, report(Some("encode"), 0.75, None)).await.unwrap();
     assert_eq!(f.job(&job).await.step.as_deref(), Some("encode"));
+
+    // Overlong step and message are cut at a character boundary, not refused.
+    let long = "é".repeat(crate::MAX_MESSAGE_CHARS + 10);
+    f.engine.progress(&lease, report(Some(&long), 2.0, Some(&long))).await.unwrap();
+    let stored = f.job(&job).await;
+    assert_eq!(stored.message.as_deref(), Some("é".repeat(crate::MAX_MESSAGE_CHARS).as_str()));
+    assert_eq!(stored.step.as_deref(), Some("é".repeat(crate::MAX_STEP_CHARS).as_str()));
+    assert_eq!(stored.progress, 1.0);
 }
 
 /// An expired lease returns its job to the queue (once, whatever the number of

@@ -84,7 +84,7 @@ async fn next_for(rx: &mut broadcast::Receiver<JobEvent>, id: &JobId) -> JobEven
 }
 
 /// A subscriber sees queued, running, progress and succeeded, in order; a heartbeat
-/// publishes nothing.
+/// publishes nothing; a claim of many jobs publishes each.
 pub async fn events_in_order(f: Fixture) {
     let mut rx = f.engine.subscribe();
     let job = f.enqueue(NewJob { queue: "high".into(), ..noop("t1") }).await;
@@ -106,4 +106,21 @@ pub async fn events_in_order(f: Fixture) {
     f.engine.complete(&lease, JobOutput::default()).await.unwrap();
     let done = next_for(&mut rx, &job.id).await;
     assert_eq!((done.state, done.progress), (JobState::Succeeded, 1.0));
+
+    // One claim of many jobs publishes every one of them (PostgreSQL sends a statement's
+    // events together, in chunks under its payload limit).
+    let mut ids = std::collections::BTreeSet::new();
+    for _ in 0..60 {
+        ids.insert(f.enqueue(NewJob { queue: "bulk".into(), ..noop("t1") }).await.id);
+    }
+    let claimed = f.claim(&["bulk"], 60).await;
+    assert_eq!(claimed.len(), 60);
+    let mut running = std::collections::BTreeSet::new();
+    while running.len() < ids.len() {
+        let ev = tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.expect("an event").expect("open");
+        if ev.state == JobState::Running && ids.contains(&ev.id) {
+            running.insert(ev.id);
+        }
+    }
+    assert_eq!(running, ids);
 }

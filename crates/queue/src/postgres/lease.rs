@@ -6,6 +6,7 @@ use std::time::Duration;
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 
+use super::completions::Completion;
 use super::{PostgresEngine, duration_ms, ms};
 use crate::engine::Result;
 use crate::error::QueueError;
@@ -14,18 +15,10 @@ use crate::rows as row;
 
 /// Takes up to `$5` claimable rows of the queues `$6` in claim order, skipping rows
 /// another claimer has locked, and leases them; every row gets its own token `nonce:id`.
-/// The partial index `jobs_claim` serves the inner select without sorting.
-const CLAIM: &str = "WITH next AS (
-        SELECT id FROM jobs
-        WHERE state = 'queued' AND queue = ANY($6) AND run_at <= $4
-        ORDER BY priority DESC, run_at, id
-        LIMIT $5
-        FOR UPDATE SKIP LOCKED)
-    UPDATE jobs SET state = 'running', attempt = attempt + 1,
-        lease_token = $1 || ':' || jobs.id, lease_owner = $2, lease_expires_at = $3,
-        started_at = $4, updated_at = $4, step = NULL, progress = 0, message = NULL
-    FROM next WHERE jobs.id = next.id
-    RETURNING jobs.*";
+/// The statement (`SELECT … ORDER BY … LIMIT … FOR UPDATE SKIP LOCKED` inside an
+/// `UPDATE … RETURNING`) lives in the function `tintype_claim` (migration 2), whose
+/// planner settings pin the ordered walk of the partial index `jobs_claim`.
+const CLAIM: &str = "SELECT * FROM tintype_claim($1, $2, $3, $4, $5, $6)";
 
 pub(super) async fn claim(
     engine: &PostgresEngine,
@@ -81,6 +74,7 @@ fn control(cancel_requested: bool) -> Control {
 }
 
 pub(super) async fn progress(engine: &PostgresEngine, lease: &Lease, progress: Progress) -> Result<Control> {
+    let progress = progress.bounded();
     let now = ms(engine.config.clock.now());
     let updated = sqlx::query(
         "UPDATE jobs SET step = COALESCE($3, step), progress = $4, message = $5, updated_at = $6
@@ -90,7 +84,7 @@ pub(super) async fn progress(engine: &PostgresEngine, lease: &Lease, progress: P
     .bind(lease.job_id.as_str())
     .bind(&lease.token)
     .bind(progress.step)
-    .bind(progress.progress.clamp(0.0, 1.0))
+    .bind(progress.progress)
     .bind(progress.message)
     .bind(now)
     .fetch_optional(&engine.pool)
@@ -98,23 +92,19 @@ pub(super) async fn progress(engine: &PostgresEngine, lease: &Lease, progress: P
     Ok(control(fenced(updated)?.cancel_requested))
 }
 
+/// Completes the job, in one statement with the other completions of the moment (see
+/// [`super::completions`]).
 pub(super) async fn complete(engine: &PostgresEngine, lease: &Lease, output: JobOutput) -> Result<Job> {
-    let now = ms(engine.config.clock.now());
-    let updated = sqlx::query(
-        "UPDATE jobs SET state = 'succeeded', progress = 1, output = $3, error = NULL,
-            finished_at = $4, updated_at = $4, artifacts_expire_at = $4 + COALESCE(artifact_ttl_ms, $5),
-            lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL
-         WHERE id = $1 AND state = 'running' AND lease_token = $2
-         RETURNING *",
-    )
-    .bind(lease.job_id.as_str())
-    .bind(&lease.token)
-    .bind(row::to_json(&output)?)
-    .bind(now)
-    .bind(duration_ms(engine.config.artifact_ttl))
-    .fetch_optional(&engine.pool)
-    .await?;
-    fenced(updated)
+    let (reply, rx) = tokio::sync::oneshot::channel();
+    let request = Completion {
+        id: lease.job_id.0.clone(),
+        token: lease.token.clone(),
+        output: row::to_json(&output)?,
+        reply,
+    };
+    let stopped = || QueueError::Database(sqlx::Error::Protocol("the completer has stopped".into()));
+    engine.completes.send(request).map_err(|_| stopped())?;
+    rx.await.map_err(|_| stopped())?
 }
 
 pub(super) async fn fail(engine: &PostgresEngine, lease: &Lease, mut failure: JobFailure) -> Result<Job> {

@@ -12,11 +12,13 @@
 //!   each engine LISTENs ([`listen`]), so idle workers wake at once and an event stream
 //!   on any api process follows progress written by a worker in any other.
 //!
-//! - [`lease`]: claim, heartbeat, progress, outcomes.
+//! - [`lease`]: claim, heartbeat, progress, outcomes; [`completions`]: completions
+//!   written at the same moment share one statement.
 //! - [`jobs`]: enqueue, cancel, retry, get, list, rescue, expiry.
 //! - [`catalog`]: API keys and uploads.
 
 mod catalog;
+mod completions;
 mod jobs;
 mod lease;
 mod listen;
@@ -43,13 +45,13 @@ use crate::model::{
 
 /// The embedded schema, newest last. Applied by [`PostgresEngine::migrate`] (and at open).
 static MIGRATOR: LazyLock<Migrator> = LazyLock::new(|| {
-    Migrator::with_migrations(vec![Migration::new(
-        1,
-        "init".into(),
-        MigrationType::Simple,
-        include_str!("../../migrations/postgres/0001_init.sql").into_sql_str(),
-        false,
-    )])
+    let migration = |version, name: &str, sql: &'static str| {
+        Migration::new(version, name.to_owned().into(), MigrationType::Simple, sql.into_sql_str(), false)
+    };
+    Migrator::with_migrations(vec![
+        migration(1, "init", include_str!("../../migrations/postgres/0001_init.sql")),
+        migration(2, "claim plan", include_str!("../../migrations/postgres/0002_claim_plan.sql")),
+    ])
 });
 
 /// PostgreSQL-only settings.
@@ -76,6 +78,10 @@ pub struct PostgresEngine {
     pool: PgPool,
     config: EngineConfig,
     events: broadcast::Sender<JobEvent>,
+    /// Completions waiting for the completer task.
+    completes: tokio::sync::mpsc::UnboundedSender<completions::Completion>,
+    /// Stops the completer task when the last clone is dropped.
+    _completer: Arc<completions::Completer>,
     /// Stops the LISTEN task when the last clone is dropped.
     _listener: Arc<listen::Listening>,
 }
@@ -102,7 +108,8 @@ impl PostgresEngine {
         let schema: String = sqlx::query_scalar("SELECT current_schema()").fetch_one(&pool).await?;
         let (events, _) = broadcast::channel(config.event_capacity.max(1));
         let listener = listen::start(&pool, &format!("tintype_jobs_{schema}"), events.clone()).await?;
-        Ok(Self { pool, config, events, _listener: Arc::new(listener) })
+        let (completes, completer) = completions::start(pool.clone(), config.clone());
+        Ok(Self { pool, config, events, completes, _completer: Arc::new(completer), _listener: Arc::new(listener) })
     }
 
     /// Applies any embedded migration not yet applied (idempotent).

@@ -113,6 +113,7 @@ fn control(cancel_requested: bool) -> Result<Control> {
 }
 
 pub(super) async fn progress(engine: &SqliteEngine, lease: &Lease, progress: Progress) -> Result<Control> {
+    let progress = progress.bounded();
     let now = ms(engine.config.clock.now());
     let updated = sqlx::query(
         "UPDATE jobs SET step = COALESCE(?3, step), progress = ?4, message = ?5, updated_at = ?6
@@ -122,7 +123,7 @@ pub(super) async fn progress(engine: &SqliteEngine, lease: &Lease, progress: Pro
     .bind(lease.job_id.as_str())
     .bind(&lease.token)
     .bind(progress.step)
-    .bind(progress.progress.clamp(0.0, 1.0))
+    .bind(progress.progress)
     .bind(progress.message)
     .bind(now)
     .fetch_optional(&mut *engine.writer().await?)
