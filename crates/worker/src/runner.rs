@@ -95,39 +95,68 @@ impl Worker {
             blocking,
             config: cfg.clone(),
         });
+        // One claim at a time runs beside the dispatching below, topping `ready` up to the
+        // free slots plus the prefetch, so jobs keep starting while the next ones are being
+        // claimed. After a claim that came back short, the queues look empty: no new claim
+        // until the ready jobs are gone and work is announced (or the poll interval passes).
+        let mut claiming: Option<tokio::task::JoinHandle<Result<Vec<Claimed>, QueueError>>> = None;
+        let mut drained = false;
         loop {
             while tasks.try_join_next().is_some() {}
-            let first = tokio::select! {
-                permit = slots.clone().acquire_owned() => match permit { Ok(p) => p, Err(_) => break },
-                _ = shutdown.cancelled() => break,
-            };
-            let mut permits = vec![first];
-            while let Ok(p) = slots.clone().try_acquire_owned() {
-                permits.push(p);
-            }
-            if ready.len() < permits.len() {
-                let want = permits.len() - ready.len() + cfg.prefetch;
-                match self.engine.claim(&cfg.id, &cfg.queues, want, cfg.lease).await {
-                    Ok(claimed) => ready.extend(claimed),
-                    Err(e) => {
-                        warn!(error = %e, "claim failed; backing off");
-                        drop(permits);
-                        tokio::select! { _ = tokio::time::sleep(cfg.poll_interval) => continue, _ = shutdown.cancelled() => break }
-                    }
+            if claiming.is_none() && !drained {
+                let want = (slots.available_permits() + cfg.prefetch).saturating_sub(ready.len());
+                if want > 0 {
+                    let (engine, cfg) = (self.engine.clone(), cfg.clone());
+                    claiming = Some(tokio::spawn(async move {
+                        engine.claim(&cfg.id, &cfg.queues, want, cfg.lease).await
+                    }));
                 }
             }
-            if ready.is_empty() {
-                drop(permits);
-                if !self.wait_for_work(&mut events, &shutdown).await {
-                    break;
+            if ready.is_empty() && claiming.is_none() {
+                if drained {
+                    // Nothing to start and nothing claimable: wait for work.
+                    if !self.wait_for_work(&mut events, &shutdown).await {
+                        break;
+                    }
+                    drained = false;
+                } else {
+                    // Every slot is busy (and nothing is prefetched): wait for one to free.
+                    tokio::select! {
+                        biased;
+                        _ = shutdown.cancelled() => break,
+                        slot = slots.acquire() => if slot.is_err() { break },
+                    }
                 }
                 continue;
             }
-            for permit in permits {
-                let Some(claim) = ready.pop_front() else { break };
-                let run = JobRun { shared: shared.clone(), hand_back: hand_back.clone() };
-                tasks.spawn(run.run(claim, permit));
+            tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => break,
+                claimed = async { claiming.as_mut().expect("guarded").await }, if claiming.is_some() => {
+                    claiming = None;
+                    match claimed {
+                        Ok(Ok(claimed)) => {
+                            drained = claimed.is_empty();
+                            ready.extend(claimed);
+                        }
+                        Ok(Err(e)) => {
+                            warn!(error = %e, "claim failed; backing off");
+                            tokio::select! { _ = tokio::time::sleep(cfg.poll_interval) => {}, _ = shutdown.cancelled() => break }
+                        }
+                        Err(e) => warn!(error = %e, "claim task ended abnormally"),
+                    }
+                }
+                permit = slots.clone().acquire_owned(), if !ready.is_empty() => {
+                    let Ok(permit) = permit else { break };
+                    let claim = ready.pop_front().expect("guarded");
+                    let run = JobRun { shared: shared.clone(), hand_back: hand_back.clone() };
+                    tasks.spawn(run.run(claim, permit));
+                }
             }
+        }
+        // A claim still in flight leases jobs nobody will start: hand them back too.
+        if let Some(Ok(Ok(claimed))) = match claiming { Some(c) => Some(c.await), None => None } {
+            ready.extend(claimed);
         }
         for claim in ready {
             if let Err(e) = self.engine.release(&claim.lease).await {

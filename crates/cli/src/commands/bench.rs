@@ -41,6 +41,12 @@ pub(crate) enum BenchCommand {
         /// Jobs each worker claims ahead of its free slots (default: the config's).
         #[arg(long)]
         prefetch: Option<usize>,
+        /// Worker processes draining the queue (PostgreSQL only): this one (with its
+        /// `--workers` loops) plus `processes - 1` `tintype worker` children on the same
+        /// scratch schema, one loop of `--concurrency` each. The latency run uses this
+        /// process alone.
+        #[arg(long, default_value_t = 1)]
+        processes: usize,
     },
 }
 
@@ -115,8 +121,11 @@ async fn run_bench(
     tmp: &tempfile::TempDir,
     cmd: BenchCommand,
 ) -> anyhow::Result<()> {
-    let BenchCommand::Queue { jobs, concurrency, workers, latency_jobs, rate, prefetch } = cmd;
-    let engine = wiring::open_engine_in(config, schema).await?.engine;
+    let BenchCommand::Queue { jobs, concurrency, workers, latency_jobs, rate, prefetch, processes } = cmd;
+    if processes > 1 && schema.is_none() {
+        anyhow::bail!("--processes needs PostgreSQL (--database-url postgres://…)");
+    }
+    let engine = wiring::open_engine_in(config, schema.clone()).await?.engine;
     let blobs = Arc::new(LocalStore::open(tmp.path().join("blobs"))?);
     let (tx, mut latencies) = mpsc::unbounded_channel();
     let bench = Arc::new(BenchJob {
@@ -128,13 +137,17 @@ async fn run_bench(
     });
     let mut registry = Registry::new();
     registry.register(BenchKind(bench.clone()));
+    // Several processes drain `noop` jobs (the kind every `tintype worker` has) and the
+    // end is seen in the database; one process drains `bench` jobs and counts them itself.
+    let drain_kind = if processes > 1 { "noop" } else { "bench" };
+    tintype_worker::builtin::register(&mut registry);
     let registry = Arc::new(registry);
     eprintln!("database: {}", config.database_url());
 
     // Throughput: pre-insert, then drain with the workers.
     let t = Instant::now();
     for _ in 0..jobs {
-        let mut job = NewJob::new("bench", "bench", serde_json::json!({}));
+        let mut job = NewJob::new("bench", drain_kind, serde_json::json!({}));
         job.queue = QUEUE.into();
         engine.enqueue(job).await?;
     }
@@ -145,6 +158,10 @@ async fn run_bench(
     wcfg.queues = vec![QUEUE.into()];
     wcfg.concurrency = concurrency;
     wcfg.prefetch = prefetch.unwrap_or(wcfg.prefetch);
+    let mut children = Vec::new();
+    if let Some(schema) = schema.as_deref().filter(|_| processes > 1) {
+        children = spawn_workers(config, schema, tmp, processes - 1, concurrency, wcfg.prefetch)?;
+    }
     let t = Instant::now();
     let mut handles = Vec::new();
     for n in 0..workers.max(1) {
@@ -156,14 +173,21 @@ async fn run_bench(
         );
         handles.push(tokio::spawn(w.run(stop.clone())));
     }
-    if jobs > 0 {
+    if processes > 1 {
+        wait_until_drained(config, schema.as_deref().unwrap_or_default()).await?;
+    } else if jobs > 0 {
         bench.all_done.notified().await;
     }
     let drain = t.elapsed();
+    for mut child in children {
+        // Every job has ended, so nothing is lost by stopping it hard.
+        let _ = child.kill();
+        let _ = child.wait();
+    }
     let throughput = jobs as f64 / drain.as_secs_f64();
     let prefetch = wcfg.prefetch;
     println!(
-        "drain: {jobs} jobs in {:.2} s, {workers} worker(s) x concurrency {concurrency}, prefetch {prefetch}",
+        "drain: {jobs} jobs in {:.2} s, {processes} process(es) x {workers} worker(s) x concurrency {concurrency}, prefetch {prefetch}",
         drain.as_secs_f64()
     );
     while latencies.try_recv().is_ok() {}
@@ -202,4 +226,49 @@ async fn run_bench(
     );
     println!("queue: {throughput:.0} jobs/s, p50 {:.2} ms, p99 {:.2} ms", pct(0.5), pct(0.99));
     Ok(())
+}
+
+/// Starts `n` `tintype worker` processes on the scratch schema, serving the bench queue.
+fn spawn_workers(
+    config: &Config,
+    schema: &str,
+    tmp: &tempfile::TempDir,
+    n: usize,
+    concurrency: usize,
+    prefetch: usize,
+) -> anyhow::Result<Vec<std::process::Child>> {
+    let url = config.database_url();
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let url = format!("{url}{sep}options=-c%20search_path%3D{schema}");
+    let exe = std::env::current_exe()?;
+    (0..n)
+        .map(|i| {
+            let dir = tmp.path().join(format!("worker-{i}"));
+            std::fs::create_dir_all(&dir)?;
+            let child = std::process::Command::new(&exe)
+                .args(["--database-url", &url, "--data-dir"])
+                .arg(&dir)
+                .args(["worker", "--queues", QUEUE, "--concurrency", &concurrency.to_string()])
+                .env("TINTYPE_WORKER__PREFETCH", prefetch.to_string())
+                .env_remove("TINTYPE_BLOBS")
+                .stdout(std::process::Stdio::null())
+                .spawn()?;
+            Ok(child)
+        })
+        .collect()
+}
+
+/// Waits until no job of the scratch schema is queued or running (polled every 20 ms
+/// through the index on state, so the poll costs little next to the drain).
+async fn wait_until_drained(config: &Config, schema: &str) -> anyhow::Result<()> {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(&config.database_url()).await?;
+    let sql = format!("SELECT count(*) FROM {schema}.jobs WHERE state IN ('queued', 'running')");
+    loop {
+        let left: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone())).fetch_one(&mut conn).await?;
+        if left == 0 {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
