@@ -107,9 +107,8 @@ impl Worker {
                 let want = (slots.available_permits() + cfg.prefetch).saturating_sub(ready.len());
                 if want > 0 {
                     let (engine, cfg) = (self.engine.clone(), cfg.clone());
-                    claiming = Some(tokio::spawn(async move {
-                        engine.claim(&cfg.id, &cfg.queues, want, cfg.lease).await
-                    }));
+                    claiming =
+                        Some(tokio::spawn(async move { engine.claim(&cfg.id, &cfg.queues, want, cfg.lease).await }));
                 }
             }
             if ready.is_empty() && claiming.is_none() {
@@ -155,7 +154,10 @@ impl Worker {
             }
         }
         // A claim still in flight leases jobs nobody will start: hand them back too.
-        if let Some(Ok(Ok(claimed))) = match claiming { Some(c) => Some(c.await), None => None } {
+        if let Some(Ok(Ok(claimed))) = match claiming {
+            Some(c) => Some(c.await),
+            None => None,
+        } {
             ready.extend(claimed);
         }
         for claim in ready {

@@ -96,12 +96,8 @@ pub(super) async fn progress(engine: &PostgresEngine, lease: &Lease, progress: P
 /// [`super::completions`]).
 pub(super) async fn complete(engine: &PostgresEngine, lease: &Lease, output: JobOutput) -> Result<Job> {
     let (reply, rx) = tokio::sync::oneshot::channel();
-    let request = Completion {
-        id: lease.job_id.0.clone(),
-        token: lease.token.clone(),
-        output: row::to_json(&output)?,
-        reply,
-    };
+    let request =
+        Completion { id: lease.job_id.0.clone(), token: lease.token.clone(), output: row::to_json(&output)?, reply };
     let stopped = || QueueError::Database(sqlx::Error::Protocol("the completer has stopped".into()));
     engine.completes.send(request).map_err(|_| stopped())?;
     rx.await.map_err(|_| stopped())?
