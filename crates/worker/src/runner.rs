@@ -154,10 +154,9 @@ impl Worker {
             }
         }
         // A claim still in flight leases jobs nobody will start: hand them back too.
-        if let Some(Ok(Ok(claimed))) = match claiming {
-            Some(c) => Some(c.await),
-            None => None,
-        } {
+        if let Some(claim) = claiming
+            && let Ok(Ok(claimed)) = claim.await
+        {
             ready.extend(claimed);
         }
         for claim in ready {

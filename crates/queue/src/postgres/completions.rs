@@ -12,9 +12,8 @@ use std::collections::HashMap;
 use sqlx::Row;
 use sqlx::postgres::PgPool;
 use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinHandle;
 
-use super::{duration_ms, ms};
+use super::{AbortOnDrop, duration_ms, ms};
 use crate::EngineConfig;
 use crate::engine::Result;
 use crate::error::QueueError;
@@ -44,20 +43,9 @@ const COMPLETE: &str = "UPDATE jobs SET state = 'succeeded', progress = 1, outpu
     WHERE jobs.id = done.id AND jobs.state = 'running' AND jobs.lease_token = done.token
     RETURNING jobs.*, done.token AS done_token";
 
-/// The completer task; dropping it stops the task (callers then get an error).
-#[derive(Debug)]
-pub(super) struct Completer {
-    task: JoinHandle<()>,
-}
-
-impl Drop for Completer {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-/// Starts the completer; requests go into the returned sender.
-pub(super) fn start(pool: PgPool, config: EngineConfig) -> (mpsc::UnboundedSender<Completion>, Completer) {
+/// Starts the completer; requests go into the returned sender. Dropping the guard stops
+/// the task (callers then get an error).
+pub(super) fn start(pool: PgPool, config: EngineConfig) -> (mpsc::UnboundedSender<Completion>, AbortOnDrop) {
     let (tx, mut rx) = mpsc::unbounded_channel::<Completion>();
     let task = tokio::spawn(async move {
         let mut batch = Vec::with_capacity(MAX_BATCH);
@@ -65,7 +53,7 @@ pub(super) fn start(pool: PgPool, config: EngineConfig) -> (mpsc::UnboundedSende
             write(&pool, &config, std::mem::take(&mut batch)).await;
         }
     });
-    (tx, Completer { task })
+    (tx, AbortOnDrop(task))
 }
 
 /// Writes one batch and answers every request in it.

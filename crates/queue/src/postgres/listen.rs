@@ -5,25 +5,13 @@
 
 use sqlx::postgres::{PgListener, PgPool};
 use tokio::sync::broadcast;
-use tokio::task::JoinHandle;
 
+use super::AbortOnDrop;
 use crate::engine::Result;
 use crate::model::JobEvent;
 
-/// The running LISTEN task; dropping it stops the task.
-#[derive(Debug)]
-pub(super) struct Listening {
-    task: JoinHandle<()>,
-}
-
-impl Drop for Listening {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
 /// Listens on `channel` and forwards every event into `events`.
-pub(super) async fn start(pool: &PgPool, channel: &str, events: broadcast::Sender<JobEvent>) -> Result<Listening> {
+pub(super) async fn start(pool: &PgPool, channel: &str, events: broadcast::Sender<JobEvent>) -> Result<AbortOnDrop> {
     let mut listener = PgListener::connect_with(pool).await?;
     listener.listen(channel).await?;
     let task = tokio::spawn(async move {
@@ -42,5 +30,5 @@ pub(super) async fn start(pool: &PgPool, channel: &str, events: broadcast::Sende
             }
         }
     });
-    Ok(Listening { task })
+    Ok(AbortOnDrop(task))
 }

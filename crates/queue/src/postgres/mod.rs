@@ -81,9 +81,9 @@ pub struct PostgresEngine {
     /// Completions waiting for the completer task.
     completes: tokio::sync::mpsc::UnboundedSender<completions::Completion>,
     /// Stops the completer task when the last clone is dropped.
-    _completer: Arc<completions::Completer>,
+    _completer: Arc<AbortOnDrop>,
     /// Stops the LISTEN task when the last clone is dropped.
-    _listener: Arc<listen::Listening>,
+    _listener: Arc<AbortOnDrop>,
 }
 
 impl PostgresEngine {
@@ -132,6 +132,16 @@ impl PostgresEngine {
     pub async fn execute(&self, sql: &'static str) -> Result<(), QueueError> {
         self.pool.execute(sql).await?;
         Ok(())
+    }
+}
+
+/// A background task of the engine (LISTEN, completer), stopped when the guard is dropped.
+#[derive(Debug)]
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
