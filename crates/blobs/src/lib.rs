@@ -3,6 +3,7 @@
 //! cannot presign their own (the local one).
 //!
 //! - [`key`]: [`BlobKey`], the only way to name a blob (never a path outside the root).
+//! - [`layout`]: where uploads, artifacts and photo renditions live, defined once.
 //! - [`local`]: the local directory backend (temp file, fsync, rename).
 //! - [`s3`]: the S3-compatible backend (feature `s3`): multipart puts aborted on failure,
 //!   SigV4 presigned GET and PUT URLs.
@@ -11,6 +12,7 @@
 
 pub mod conformance;
 pub mod key;
+pub mod layout;
 pub mod local;
 #[cfg(feature = "s3")]
 pub mod s3;
@@ -22,6 +24,7 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::Stream;
+pub use tintype_codes::{Code, Coded};
 
 pub use key::BlobKey;
 pub use local::LocalStore;
@@ -52,18 +55,36 @@ pub enum BlobError {
     Io(#[from] std::io::Error),
 }
 
-impl BlobError {
-    /// Stable public code.
-    pub fn code(&self) -> &'static str {
+tintype_codes::codes! {
+    /// A key that could leave the store's root, or is otherwise malformed.
+    INVALID_BLOB_KEY = ("invalid_blob_key", BadRequest);
+    /// No blob under that key.
+    BLOB_NOT_FOUND = ("blob_not_found", NotFound);
+    /// The requested byte range lies outside the blob.
+    RANGE_NOT_SATISFIABLE = ("range_not_satisfiable", RangeNotSatisfiable);
+    /// The body being stored failed mid-stream (a client went away).
+    BODY_STREAM_FAILED = ("body_stream_failed", BadRequest);
+    /// The store failed (disk, network, S3 5xx); retrying may help.
+    STORAGE_ERROR = ("storage_error", Unavailable);
+    /// A signed link whose expiry has passed.
+    SIGNATURE_EXPIRED = ("signature_expired", Forbidden);
+    /// A signed link whose signature does not match.
+    SIGNATURE_INVALID = ("signature_invalid", Forbidden);
+}
+
+impl Coded for BlobError {
+    fn code(&self) -> Code {
         match self {
-            BlobError::InvalidKey(_) => "invalid_blob_key",
-            BlobError::NotFound => "blob_not_found",
-            BlobError::RangeNotSatisfiable => "range_not_satisfiable",
-            BlobError::Body(_) => "body_stream_failed",
-            BlobError::Io(_) => "storage_error",
+            BlobError::InvalidKey(_) => INVALID_BLOB_KEY,
+            BlobError::NotFound => BLOB_NOT_FOUND,
+            BlobError::RangeNotSatisfiable => RANGE_NOT_SATISFIABLE,
+            BlobError::Body(_) => BODY_STREAM_FAILED,
+            BlobError::Io(_) => STORAGE_ERROR,
         }
     }
+}
 
+impl BlobError {
     /// Whether the same call may succeed later.
     pub fn is_retryable(&self) -> bool {
         matches!(self, BlobError::Io(_))

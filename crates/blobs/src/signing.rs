@@ -30,12 +30,11 @@ pub enum SignatureError {
     Invalid,
 }
 
-impl SignatureError {
-    /// Stable public code.
-    pub fn code(&self) -> &'static str {
+impl tintype_codes::Coded for SignatureError {
+    fn code(&self) -> tintype_codes::Code {
         match self {
-            SignatureError::Expired => "signature_expired",
-            SignatureError::Invalid => "signature_invalid",
+            SignatureError::Expired => crate::SIGNATURE_EXPIRED,
+            SignatureError::Invalid => crate::SIGNATURE_INVALID,
         }
     }
 }
@@ -276,6 +275,7 @@ mod tests {
 
     #[test]
     fn codes_and_debug() {
+        use tintype_codes::Coded;
         assert_eq!(SignatureError::Expired.code(), "signature_expired");
         assert_eq!(SignatureError::Invalid.code(), "signature_invalid");
         assert!(!format!("{:?}", signer()).contains("0123"));

@@ -11,10 +11,11 @@ use anyhow::{Context, bail};
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
+use tintype_pipelines::Sections;
 
-/// The whole configuration.
+/// The whole configuration. Unknown keys are refused by [`Config::load`] (serde cannot
+/// deny them next to the flattened pipeline sections).
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub(crate) struct Config {
     /// Address the API listens on.
     pub(crate) listen: String,
@@ -41,10 +42,10 @@ pub(crate) struct Config {
     pub(crate) sweeper: SweeperSection,
     /// Limits.
     pub(crate) limits: LimitsSection,
-    /// The print pipeline.
-    pub(crate) print: PrintSection,
-    /// Fetching source URLs.
-    pub(crate) fetch: FetchSection,
+    /// The pipelines' own sections (`[print]`, `[fetch]`, ...), defined and validated by
+    /// `tintype-pipelines`.
+    #[serde(flatten)]
+    pub(crate) pipelines: Sections,
 }
 
 /// `[s3]`: credentials for an `s3://` blob store. Empty fields fall back to the usual
@@ -79,36 +80,6 @@ pub(crate) enum BlobBackend {
     /// An S3-compatible bucket.
     #[cfg(feature = "s3")]
     S3(tintype_blobs::S3Config),
-}
-
-/// `[print]`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct PrintSection {
-    /// Threads one print job encodes with (0: every core, at most 4).
-    pub(crate) threads: usize,
-    /// Largest source file, bytes.
-    pub(crate) max_source_bytes: u64,
-    /// Longest source side, pixels.
-    pub(crate) max_side: u32,
-    /// Most source pixels.
-    pub(crate) max_pixels: u64,
-}
-
-/// `[fetch]`: rules for http(s) source URLs.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct FetchSection {
-    /// Deadline for a whole fetch, seconds.
-    pub(crate) timeout_secs: f64,
-    /// Largest body, bytes.
-    pub(crate) max_bytes: u64,
-    /// Redirects followed.
-    pub(crate) max_redirects: u8,
-    /// Allow private addresses (RFC 1918, CGNAT, ULA): only on a trusted network.
-    pub(crate) allow_private: bool,
-    /// Allow loopback addresses: only for local testing.
-    pub(crate) allow_loopback: bool,
 }
 
 /// `[worker]`.
@@ -181,14 +152,7 @@ impl Default for Config {
                 download_ttl_secs: 30 * 60,
                 artifact_ttl_secs: 7 * 24 * 3600,
             },
-            print: PrintSection { threads: 0, max_source_bytes: 25_000_000, max_side: 15_000, max_pixels: 100_000_000 },
-            fetch: FetchSection {
-                timeout_secs: 20.0,
-                max_bytes: 25_000_000,
-                max_redirects: 5,
-                allow_private: false,
-                allow_loopback: false,
-            },
+            pipelines: Sections::default(),
         }
     }
 }
@@ -236,8 +200,14 @@ impl Config {
             .ignore(&["CONFIG"])
             .filter(|key| !key.as_str().to_ascii_lowercase().starts_with("test_"))
             .split("__");
-        let config: Config =
-            fig.merge(env).merge(Serialized::defaults(flags)).extract().context("invalid configuration")?;
+        let fig = fig.merge(env).merge(Serialized::defaults(flags));
+        let known = serde_json::to_value(Config::default())?;
+        let keys: std::collections::BTreeMap<String, figment::value::Value> =
+            fig.extract().context("invalid configuration")?;
+        if let Some(unknown) = keys.keys().find(|k| known.get(k.as_str()).is_none()) {
+            bail!("invalid configuration: unknown key {unknown:?}");
+        }
+        let config: Config = fig.extract().context("invalid configuration")?;
         config.validate()?;
         Ok(config)
     }
@@ -256,7 +226,6 @@ impl Config {
             ("worker.lease_secs", w.lease_secs),
             ("worker.poll_secs", w.poll_secs),
             ("sweeper.interval_secs", self.sweeper.interval_secs),
-            ("fetch.timeout_secs", self.fetch.timeout_secs),
         ] {
             if !(v.is_finite() && v > 0.0) {
                 bail!("{name}: must be a positive number of seconds, got {v}");
@@ -265,12 +234,7 @@ impl Config {
         if !(w.shutdown_grace_secs.is_finite() && w.shutdown_grace_secs >= 0.0) {
             bail!("worker.shutdown_grace_secs: must be zero or more");
         }
-        if self.print.threads > 64 {
-            bail!("print.threads: must be 0 (every core) to 64, got {}", self.print.threads);
-        }
-        if self.print.max_source_bytes == 0 || self.print.max_side == 0 || self.print.max_pixels == 0 {
-            bail!("print.max_source_bytes, max_side and max_pixels must be positive");
-        }
+        self.pipelines.validate().map_err(anyhow::Error::msg)?;
         if self.limits.max_attempts < 1 {
             bail!("limits.max_attempts: must be at least 1");
         }

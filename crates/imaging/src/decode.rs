@@ -3,37 +3,40 @@
 //! allocated; the output buffer is then at most 3 bytes × `max_pixels` (4 for CMYK).
 //!
 //! Decoders: every JPEG goes to libjpeg (`mozjpeg`), straight to RGB (libjpeg expands
-//! grey), or for CMYK and YCCK sources to CMYK converted here with the naive formula,
-//! inverted when an Adobe APP14 segment says the samples are stored inverted (zune-jpeg,
-//! behind `image`, assumes every CMYK file is, so plain CMYK comes out wrong there).
-//! libjpeg was also the faster: a 24 MP baseline photo-like JPEG (14.7 MB) took 162 ms
-//! against 200 ms through `image`/zune-jpeg on a 2-core machine (a very smooth 1.2 MB
-//! one: 70 ms against 66 ms). Frame size, EXIF orientation and ICC chunks come from our
-//! own marker walker. A JPEG with no end-of-image marker after its first scan is
-//! truncated and refused as corrupt (both decoders would pad it silently). PNG, WebP and
-//! TIFF go to the `image` crate with its limits set too (sides at `max_side`; allocations
-//! at 8 bytes × `max_pixels` + 64 MiB, the largest allowed image as 16-bit RGBA).
-//! Progressive JPEGs also need libjpeg's coefficient buffer (about 3 bytes a pixel).
+//! grey), or for CMYK and YCCK sources to CMYK, which `cmyk` turns into sRGB through the
+//! embedded CMYK profile (the naive formula when there is none it can use), inverted first
+//! when an Adobe APP14 segment says the samples are stored inverted (zune-jpeg, behind
+//! `image`, assumes every CMYK file is, so plain CMYK comes out wrong there). libjpeg was
+//! also the faster: a 24 MP baseline photo-like JPEG (14.7 MB) took 162 ms against 200 ms
+//! through `image`/zune-jpeg on a 2-core machine (a very smooth 1.2 MB one: 70 ms against
+//! 66 ms). Frame size, EXIF orientation, ICC chunks and the Adobe segment come from the
+//! `jpeg` module's marker walker, the same one [`probe`] reads the size with. A JPEG with
+//! no end-of-image marker after its first scan is truncated and refused as corrupt (both
+//! decoders would pad it silently). PNG, WebP and TIFF go to the `image` crate with its
+//! limits set too (sides at `max_side`; allocations at 8 bytes × `max_pixels` + 64 MiB,
+//! the largest allowed image as 16-bit RGBA). Progressive JPEGs also need libjpeg's
+//! coefficient buffer (about 3 bytes a pixel).
 //!
 //! After decoding: alpha is composited onto white, 16-bit samples are rounded to 8 bits,
 //! grey is expanded to RGB, and the EXIF orientation is applied so the pixels come out
 //! upright.
 //!
-//! ICC: the embedded profile is kept only when it is an RGB profile (header colour space
-//! `RGB `) and the source was not CMYK, i.e. when the output pixels are still in that
-//! profile's space (a grey source expanded to R = G = B stays in an RGB profile's space).
-//! A CMYK source loses its profile (the pixels were converted naively, they are roughly
-//! sRGB now) and so does a grey profile (the pixels are RGB now); callers treat a missing
-//! profile as sRGB.
+//! ICC: [`Decoded::icc`] is the profile the output pixels are in, `None` meaning sRGB. The
+//! embedded profile is kept only when it is an RGB profile (header colour space `RGB `)
+//! and the source was not CMYK, i.e. when the output pixels are still in that profile's
+//! space (a grey source expanded to R = G = B stays in an RGB profile's space). A CMYK
+//! source's pixels are sRGB after conversion (exactly so through its profile, roughly so
+//! by the naive formula), so it has none, and neither does a grey profile's source (the
+//! pixels are RGB now). Callers treat a missing profile as sRGB, and the encoder then
+//! embeds none.
 
 use std::io::Cursor;
-use std::ops::Range;
 
 use image::metadata::Orientation;
 use image::{DynamicImage, ImageBuffer, ImageDecoder, ImageError, Pixel, Rgb, RgbImage};
 
-use crate::ImagingError;
 use crate::limits::{Format, ImageInfo, Limits, probe};
+use crate::{ImagingError, cmyk, jpeg};
 
 /// A decoded image: upright 8-bit RGB pixels, the ICC profile they are in (if kept) and
 /// what the header said (stored, pre-orientation dimensions).
@@ -41,7 +44,8 @@ use crate::limits::{Format, ImageInfo, Limits, probe};
 pub struct Decoded {
     /// Upright pixels, alpha flattened onto white.
     pub pixels: RgbImage,
-    /// The embedded RGB ICC profile, when the pixels are still in its space.
+    /// The ICC profile the pixels are in: the embedded RGB profile when the pixels are
+    /// still in its space, `None` for sRGB (a CMYK source converted to sRGB among them).
     pub icc: Option<Vec<u8>>,
     /// Format and stored dimensions from [`probe`].
     pub info: ImageInfo,
@@ -56,13 +60,14 @@ pub struct Decoded {
 pub fn decode(bytes: &[u8], limits: &Limits) -> Result<Decoded, ImagingError> {
     let info = probe(bytes, limits)?;
     if info.format == Format::Jpeg {
-        let header = jpeg_header(bytes)?;
-        if !header.has_end(bytes) {
+        let header = jpeg::read_header(bytes)?;
+        if !header.has_end() {
             return Err(ImagingError::Corrupt("jpeg: truncated (no end-of-image marker)".into()));
         }
-        let pixels = orient(decode_jpeg(bytes, &header)?, header.orientation(bytes));
-        let icc = if header.components == 4 { None } else { header.icc(bytes) };
-        let icc = icc.filter(|profile| is_rgb_profile(profile));
+        let icc = header.icc_profile();
+        let pixels = orient(decode_jpeg(bytes, &header, icc.as_deref())?, header.orientation());
+        // CMYK comes out as sRGB: its profile (used or not) no longer describes the pixels.
+        let icc = icc.filter(|profile| header.frame.components != 4 && is_rgb_profile(profile));
         return Ok(Decoded { pixels, icc, info });
     }
     let (image, orientation, icc) = decode_with_image(bytes, &info, limits)?;
@@ -181,13 +186,13 @@ fn to_8(v: u16) -> u8 {
 }
 
 /// Decodes a JPEG with libjpeg (`mozjpeg`) straight to RGB, or to CMYK (CMYK and YCCK
-/// sources) converted naively here. libjpeg reports fatal errors by unwinding; they are
-/// caught and read as corrupt data.
-fn decode_jpeg(bytes: &[u8], header: &JpegHeader) -> Result<RgbImage, ImagingError> {
-    let cmyk = header.components == 4;
+/// sources) converted to sRGB by `cmyk` with `profile`, the embedded ICC profile.
+/// libjpeg reports fatal errors by unwinding; they are caught and read as corrupt data.
+fn decode_jpeg(bytes: &[u8], header: &jpeg::JpegHeader<'_>, profile: Option<&[u8]>) -> Result<RgbImage, ImagingError> {
+    let is_cmyk = header.frame.components == 4;
     let run = || -> std::io::Result<(usize, usize, Vec<u8>)> {
         let decompress = mozjpeg::Decompress::new_mem(bytes)?;
-        let space = if cmyk { mozjpeg::ColorSpace::JCS_CMYK } else { mozjpeg::ColorSpace::JCS_RGB };
+        let space = if is_cmyk { mozjpeg::ColorSpace::JCS_CMYK } else { mozjpeg::ColorSpace::JCS_RGB };
         let mut started = decompress.to_colorspace(space)?;
         let (width, height) = (started.width(), started.height());
         let samples = started.read_scanlines::<u8>()?;
@@ -202,127 +207,11 @@ fn decode_jpeg(bytes: &[u8], header: &JpegHeader) -> Result<RgbImage, ImagingErr
             return Err(ImagingError::Corrupt(format!("jpeg: {message}")));
         }
     };
-    if cmyk {
-        cmyk_to_rgb(&mut samples, width * height, header.adobe)?;
+    if is_cmyk {
+        // libjpeg, like the walker, takes any Adobe segment to mean inverted CMYK.
+        cmyk::to_srgb(&mut samples, width * height, header.adobe.is_some(), profile)?;
     }
     let size = |v: usize| u32::try_from(v).map_err(|_| ImagingError::Corrupt("jpeg: size".into()));
     RgbImage::from_raw(size(width)?, size(height)?, samples)
         .ok_or_else(|| ImagingError::Corrupt("jpeg: short pixel data".into()))
-}
-
-/// Converts `pixels` CMYK samples to RGB in place (4 bytes to 3, so a write never
-/// overtakes a pixel not yet read) and shortens the buffer.
-fn cmyk_to_rgb(samples: &mut Vec<u8>, pixels: usize, adobe: bool) -> Result<(), ImagingError> {
-    if samples.len() != pixels * 4 {
-        return Err(ImagingError::Corrupt("jpeg (cmyk): short pixel data".into()));
-    }
-    // Adobe writes inverted CMYK (255 = no ink); others store ink amounts.
-    for i in 0..pixels {
-        let [c, m, y, k] = [0, 1, 2, 3].map(|j| u32::from(samples[4 * i + j]));
-        let channel = |v: u32| if adobe { v * k / 255 } else { (255 - v) * (255 - k) / 255 };
-        samples[3 * i..3 * i + 3].copy_from_slice(&[channel(c) as u8, channel(m) as u8, channel(y) as u8]);
-    }
-    samples.truncate(pixels * 3);
-    samples.shrink_to_fit();
-    Ok(())
-}
-
-/// What a JPEG's markers before the first scan say.
-pub(crate) struct JpegHeader {
-    /// Width from the first frame header.
-    pub(crate) width: u32,
-    /// Height from the first frame header.
-    pub(crate) height: u32,
-    /// Colour components: 1 grey, 3 YCbCr/RGB, 4 CMYK/YCCK.
-    components: u8,
-    /// An Adobe APP14 segment is present (its CMYK is stored inverted).
-    adobe: bool,
-    /// The TIFF data of the first `Exif` APP1 segment.
-    exif: Option<Range<usize>>,
-    /// The `ICC_PROFILE` APP2 chunks: (sequence number, chunk count, data).
-    icc: Vec<(u8, u8, Range<usize>)>,
-    /// Where the entropy-coded data of the first scan starts.
-    scan_start: usize,
-}
-
-impl JpegHeader {
-    /// Whether an end-of-image marker follows the first scan. `FF D9` cannot occur inside
-    /// entropy-coded data (a data `FF` is stuffed as `FF 00`), and embedded thumbnails
-    /// sit before the first scan.
-    fn has_end(&self, bytes: &[u8]) -> bool {
-        bytes[self.scan_start..].windows(2).any(|w| w == [0xFF, 0xD9])
-    }
-
-    /// The ICC profile reassembled from its chunks, when they are all there.
-    fn icc(&self, bytes: &[u8]) -> Option<Vec<u8>> {
-        let mut chunks = self.icc.clone();
-        chunks.sort_by_key(|chunk| chunk.0);
-        let complete = chunks
-            .iter()
-            .enumerate()
-            .all(|(i, (seq, count, _))| usize::from(*seq) == i + 1 && usize::from(*count) == chunks.len());
-        (complete && !chunks.is_empty()).then(|| chunks.into_iter().flat_map(|c| bytes[c.2].to_vec()).collect())
-    }
-
-    /// The EXIF orientation, or none.
-    fn orientation(&self, bytes: &[u8]) -> Orientation {
-        self.exif
-            .clone()
-            .and_then(|range| Orientation::from_exif_chunk(&bytes[range]))
-            .unwrap_or(Orientation::NoTransforms)
-    }
-}
-
-/// Walks a JPEG's marker segments up to its first scan.
-pub(crate) fn jpeg_header(bytes: &[u8]) -> Result<JpegHeader, ImagingError> {
-    let corrupt = |what: &str| ImagingError::Corrupt(format!("jpeg: {what}"));
-    let mut pos = 2;
-    let mut frame = None;
-    let mut adobe = false;
-    let mut exif = None;
-    let mut icc = Vec::new();
-    loop {
-        // Skip stray bytes (libjpeg tolerates them too), then 0xFF fill bytes.
-        while bytes.get(pos).is_some_and(|&b| b != 0xFF) {
-            pos += 1;
-        }
-        while bytes.get(pos) == Some(&0xFF) {
-            pos += 1;
-        }
-        let Some(&marker) = bytes.get(pos) else {
-            return Err(corrupt("truncated before the first scan"));
-        };
-        pos += 1;
-        match marker {
-            0x01 | 0xD0..=0xD8 => continue,
-            0xD9 => return Err(corrupt("no image data")),
-            _ => {}
-        }
-        let len = bytes
-            .get(pos..pos + 2)
-            .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
-            .filter(|&len| len >= 2)
-            .ok_or_else(|| corrupt("truncated before the first scan"))?;
-        let segment = bytes.get(pos + 2..pos + len).ok_or_else(|| corrupt("truncated before the first scan"))?;
-        let be16 = |at: usize| u32::from(u16::from_be_bytes([segment[at], segment[at + 1]]));
-        match marker {
-            0xC0..=0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF if frame.is_none() => {
-                if segment.len() < 6 {
-                    return Err(corrupt("short frame header"));
-                }
-                frame = Some((be16(3), be16(1), segment[5]));
-            }
-            0xE1 if exif.is_none() && segment.starts_with(b"Exif\0\0") => exif = Some(pos + 8..pos + len),
-            0xE2 if segment.len() >= 14 && segment.starts_with(b"ICC_PROFILE\0") => {
-                icc.push((segment[12], segment[13], pos + 16..pos + len));
-            }
-            0xEE if segment.starts_with(b"Adobe") => adobe = true,
-            0xDA => {
-                let (width, height, components) = frame.ok_or_else(|| corrupt("a scan before the frame header"))?;
-                return Ok(JpegHeader { width, height, components, adobe, exif, icc, scan_start: pos + len });
-            }
-            _ => {}
-        }
-        pos += len;
-    }
 }

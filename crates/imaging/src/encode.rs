@@ -262,6 +262,7 @@ fn guarded<T>(f: impl FnOnce() -> T) -> Result<T, ImagingError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tintype_codes::Coded;
 
     fn check(jpeg: &[u8], expected: Option<(u8, u16, u16)>) {
         assert_eq!(jfif_density(jpeg), expected, "{jpeg:02x?}");

@@ -42,18 +42,36 @@ pub enum ImagingError {
     Encode(String),
 }
 
-impl ImagingError {
-    /// Stable public code.
-    pub fn code(&self) -> &'static str {
+tintype_codes::codes! {
+    /// The input has no bytes.
+    EMPTY_FILE = ("empty_file", InvalidInput);
+    /// The input is larger than the byte limit.
+    FILE_TOO_LARGE = ("file_too_large", TooLarge);
+    /// A side or the pixel count is over the limit (from the header, before decoding).
+    IMAGE_TOO_LARGE = ("image_too_large", TooLarge);
+    /// A format this build does not decode (HEIC, AVIF, GIF, BMP, SVG).
+    UNSUPPORTED_FORMAT = ("unsupported_format", Unsupported);
+    /// Not an image at all.
+    NOT_AN_IMAGE = ("not_an_image", Unsupported);
+    /// Damaged or truncated image data.
+    CORRUPT_IMAGE = ("corrupt_image", InvalidInput);
+    /// A target or crop that cannot be made.
+    INVALID_GEOMETRY = ("invalid_geometry", InvalidInput);
+    /// The encoder failed.
+    ENCODE_FAILED = ("encode_failed", Internal);
+}
+
+impl tintype_codes::Coded for ImagingError {
+    fn code(&self) -> tintype_codes::Code {
         match self {
-            ImagingError::Empty => "empty_file",
-            ImagingError::FileTooLarge { .. } => "file_too_large",
-            ImagingError::ImageTooLarge { .. } => "image_too_large",
-            ImagingError::UnsupportedFormat(_) => "unsupported_format",
-            ImagingError::NotAnImage => "not_an_image",
-            ImagingError::Corrupt(_) => "corrupt_image",
-            ImagingError::InvalidGeometry(_) => "invalid_geometry",
-            ImagingError::Encode(_) => "encode_failed",
+            ImagingError::Empty => EMPTY_FILE,
+            ImagingError::FileTooLarge { .. } => FILE_TOO_LARGE,
+            ImagingError::ImageTooLarge { .. } => IMAGE_TOO_LARGE,
+            ImagingError::UnsupportedFormat(_) => UNSUPPORTED_FORMAT,
+            ImagingError::NotAnImage => NOT_AN_IMAGE,
+            ImagingError::Corrupt(_) => CORRUPT_IMAGE,
+            ImagingError::InvalidGeometry(_) => INVALID_GEOMETRY,
+            ImagingError::Encode(_) => ENCODE_FAILED,
         }
     }
 }

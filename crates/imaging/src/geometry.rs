@@ -80,6 +80,7 @@ pub fn source_rect(src_w: u32, src_h: u32, dst_w: u32, dst_h: u32, fit: Fit) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tintype_codes::Coded;
 
     fn check(src: (u32, u32), dst: (u32, u32), fit: Fit, expected: (f64, f64, f64, f64)) {
         let rect =

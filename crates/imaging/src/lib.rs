@@ -6,7 +6,9 @@
 //! - [`limits`]: [`Limits`] and [`probe`]: format and dimensions from the header, checked
 //!   before any pixel is decoded.
 //! - [`decode`]: decode to 8-bit RGB with EXIF orientation applied, alpha flattened onto
-//!   white, CMYK/grayscale/16-bit converted, the ICC profile kept.
+//!   white, CMYK/grayscale/16-bit converted, an RGB ICC profile kept.
+//! - `jpeg` (internal): the JPEG marker walker both of the above read JPEGs with.
+//! - `cmyk` (internal): CMYK to sRGB through the embedded profile (`moxcms`), or naively.
 //! - [`catalog`]: the print catalog of SPEC §5 as data.
 //! - [`geometry`]: stretch or crop (with a focal point) from a source to a target size.
 //! - [`resize`]: Lanczos3 resampling in bands of output rows.
@@ -15,10 +17,12 @@
 //! - [`watermark`]: a visible watermark drawn onto output rows.
 
 pub mod catalog;
+mod cmyk;
 pub mod decode;
 pub mod encode;
 pub mod error;
 pub mod geometry;
+mod jpeg;
 pub mod limits;
 pub mod resize;
 pub mod watermark;

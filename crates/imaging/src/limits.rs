@@ -3,10 +3,11 @@
 //! (SPEC §5 "Bad input", §6). [`probe`] sniffs the format from magic bytes (JPEG, PNG,
 //! WebP and TIFF are decoded; HEIC/HEIF, AVIF, GIF, BMP, PDF, SVG, JPEG XL and PSD are
 //! recognised and refused by name; anything else is not an image), reads the stored
-//! dimensions and checks them against [`Limits`]. JPEG headers are read by our own
-//! marker walker (which `decode` reuses for CMYK detection), PNG's IHDR by hand, WebP
-//! and TIFF headers by the `image` crate's decoder constructors, which read no pixels. A JPEG's dimensions are
-//! those stored, before EXIF orientation: both sides are checked, so the order is moot.
+//! dimensions and checks them against [`Limits`]. JPEG headers are read by the `jpeg`
+//! module's marker walker (the one `decode` reads the rest of a JPEG's structure with),
+//! PNG's IHDR by hand, WebP and TIFF headers by the `image` crate's decoder constructors,
+//! which read no pixels. A JPEG's dimensions are those stored, before EXIF orientation:
+//! both sides are checked, so the order is moot.
 
 use std::io::Cursor;
 
@@ -91,8 +92,8 @@ pub fn probe(bytes: &[u8], limits: &Limits) -> Result<ImageInfo, ImagingError> {
     let format = sniff(bytes)?;
     let (width, height) = match format {
         Format::Jpeg => {
-            let header = crate::decode::jpeg_header(bytes)?;
-            (header.width, header.height)
+            let frame = crate::jpeg::read_header(bytes)?.frame;
+            (frame.width, frame.height)
         }
         Format::Png => png_dimensions(bytes)?,
         Format::WebP | Format::Tiff => header_dimensions(bytes, format)?,

@@ -215,6 +215,7 @@ pub fn resize_whole(src: &RgbImage, rect: SourceRect, dst_w: u32, dst_h: u32) ->
 mod tests {
     use super::*;
     use crate::geometry::{Fit, source_rect};
+    use tintype_codes::Coded;
 
     /// A deterministic noisy image (xorshift), the worst case for seams.
     pub(crate) fn noise(width: u32, height: u32, seed: u32) -> RgbImage {

@@ -3,6 +3,7 @@
 //! JFIF density, ICC profile) with the `image` crate.
 
 use std::io::Cursor;
+use tintype_codes::Coded;
 
 use image::{ImageDecoder, RgbImage};
 use tintype_imaging::ImagingError;

@@ -13,15 +13,16 @@ use image::DynamicImage;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tintype_imaging::encode::jfif_density;
-use tintype_pipelines::fetch::FetchPolicy;
-use tintype_pipelines::print::PrintConfig;
+use tintype_pipelines::Sections;
+use tintype_pipelines::fetch::FetchSection;
+use tintype_pipelines::print::PrintSection;
 use tintype_server::ServerConfig;
 use tintype_test_support::{TestApp, TestOptions};
 
-async fn app(fetch: FetchPolicy) -> TestApp {
-    let print = PrintConfig { fetch, threads: 2, ..PrintConfig::default() };
+async fn app(fetch: FetchSection) -> TestApp {
+    let sections = Sections { print: PrintSection { threads: 2, ..PrintSection::default() }, fetch };
     let server = ServerConfig { max_attempts: 1, ..ServerConfig::default() };
-    TestApp::spawn_with(TestOptions { print: Some(print), server, ..TestOptions::default() }).await
+    TestApp::spawn_with(TestOptions { sections, server, ..TestOptions::default() }).await
 }
 
 fn landscape_jpeg() -> Vec<u8> {
@@ -42,7 +43,7 @@ fn unzip(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
 
 #[tokio::test]
 async fn a_pack_end_to_end() {
-    let app = app(FetchPolicy::default()).await;
+    let app = app(FetchSection::default()).await;
     let key = app.create_key("acme").await;
     let upload = app.upload(&key, landscape_jpeg()).await;
     let input = json!({"upload_id": upload, "groups": ["4x5", "iso"], "dpi": 72});
@@ -112,7 +113,7 @@ async fn a_pack_end_to_end() {
 
 #[tokio::test]
 async fn a_single_export_downloads_under_its_name() {
-    let app = app(FetchPolicy::default()).await;
+    let app = app(FetchSection::default()).await;
     let key = app.create_key("acme").await;
     let upload = app.upload(&key, landscape_jpeg()).await;
     let input = json!({"upload_id": upload, "mode": "single", "size": "8x10", "orientation": "portrait", "dpi": 72,
@@ -141,7 +142,7 @@ async fn a_single_export_downloads_under_its_name() {
 
 #[tokio::test]
 async fn bad_inputs_fail_permanently_with_stable_codes_and_harm_nothing() {
-    let app = app(FetchPolicy::default()).await;
+    let app = app(FetchSection::default()).await;
     let key = app.create_key("acme").await;
     let good = landscape_jpeg();
     let good_upload = app.upload(&key, good.clone()).await;
@@ -193,11 +194,12 @@ async fn bad_inputs_fail_permanently_with_stable_codes_and_harm_nothing() {
         assert_eq!(body["code"], "invalid_input");
         assert!(body["detail"].as_str().unwrap().contains(fragment), "{body}");
     }
-    // Another tenant's upload is not found.
+    // Another tenant's upload is not found, at submit time (no job is made).
     let other = app.create_key("other").await;
-    let (_, job) = app.submit(&other, json!({"kind": "print", "input": {"upload_id": good_upload}})).await;
-    let job = app.wait_terminal(&other, job["id"].as_str().unwrap()).await;
-    assert_eq!(job["error"]["code"], "upload_not_found");
+    let (status, body) = app.submit(&other, json!({"kind": "print", "input": {"upload_id": good_upload}})).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::NOT_FOUND, Some("upload_not_found")), "{body}");
+    let listed = app.client.get(app.url("/v1/jobs")).bearer_auth(&other).send().await.unwrap();
+    assert_eq!(listed.json::<serde_json::Value>().await.unwrap()["jobs"], json!([]), "no job was queued");
     app.stop().await;
 }
 
@@ -229,12 +231,8 @@ async fn source_server() -> SocketAddr {
 #[tokio::test]
 async fn url_sources_are_fetched_safely() {
     let source = source_server().await;
-    let policy = FetchPolicy {
-        allow_loopback: true,
-        timeout: Duration::from_secs(2),
-        max_bytes: 1_000_000,
-        ..FetchPolicy::default()
-    };
+    let policy =
+        FetchSection { allow_loopback: true, timeout_secs: 2.0, max_bytes: 1_000_000, ..FetchSection::default() };
     let app = app(policy).await;
     let key = app.create_key("acme").await;
     let cases = [
@@ -266,12 +264,12 @@ async fn url_sources_are_fetched_safely() {
 }
 
 async fn app_default_policy() -> TestApp {
-    app(FetchPolicy::default()).await
+    app(FetchSection::default()).await
 }
 
 #[tokio::test]
 async fn cancelling_stops_between_files() {
-    let app = app(FetchPolicy::default()).await;
+    let app = app(FetchSection::default()).await;
     let key = app.create_key("acme").await;
     let source = fixtures::jpeg(&DynamicImage::ImageRgb8(fixtures::noisy(1500, 1000)));
     let upload = app.upload(&key, source).await;
@@ -297,7 +295,7 @@ async fn cancelling_stops_between_files() {
 
 #[tokio::test]
 async fn an_exif_rotated_upload_comes_out_upright() {
-    let app = app(FetchPolicy::default()).await;
+    let app = app(FetchSection::default()).await;
     let key = app.create_key("acme").await;
     // A portrait picture stored sideways with orientation 6 (rotate 90° clockwise to view).
     let upright = fixtures::quadrants(400, 600);
@@ -322,7 +320,7 @@ async fn an_exif_rotated_upload_comes_out_upright() {
 
 #[tokio::test]
 async fn a_small_limit_splits_the_pack_and_no_zip_exceeds_it() {
-    let app = app(FetchPolicy::default()).await;
+    let app = app(FetchSection::default()).await;
     let key = app.create_key("acme").await;
     let noisy = fixtures::jpeg(&DynamicImage::ImageRgb8(fixtures::noisy(900, 600)));
     let upload = app.upload(&key, noisy).await;
@@ -354,23 +352,23 @@ async fn a_small_limit_splits_the_pack_and_no_zip_exceeds_it() {
 
 #[tokio::test]
 async fn a_source_over_the_size_limit_is_refused_before_decoding() {
-    let limits = tintype_imaging::Limits { max_bytes: 50_000, ..tintype_imaging::Limits::default() };
-    let print = PrintConfig { limits, ..PrintConfig::default() };
+    let sections =
+        Sections { print: PrintSection { max_source_bytes: 50_000, ..PrintSection::default() }, ..Sections::default() };
     let server = ServerConfig { max_attempts: 1, ..ServerConfig::default() };
-    let app = TestApp::spawn_with(TestOptions { print: Some(print), server, ..TestOptions::default() }).await;
+    let app = TestApp::spawn_with(TestOptions { sections, server, ..TestOptions::default() }).await;
     let key = app.create_key("acme").await;
     let big = fixtures::jpeg(&DynamicImage::ImageRgb8(fixtures::noisy(400, 300)));
     assert!(big.len() > 50_000);
     let upload = app.upload(&key, big).await;
-    let (_, job) = app.submit(&key, json!({"kind": "print", "input": {"upload_id": upload}})).await;
-    let job = app.wait_terminal(&key, job["id"].as_str().unwrap()).await;
-    assert_eq!(job["error"]["code"], "file_too_large", "{job}");
+    // Refused at submit time, before any worker reads it.
+    let (status, problem) = app.submit(&key, json!({"kind": "print", "input": {"upload_id": upload}})).await;
+    assert_eq!((status.as_u16(), problem["code"].as_str()), (413, Some("file_too_large")), "{problem}");
     app.stop().await;
 }
 
 #[tokio::test]
 async fn free_plan_outputs_carry_the_watermark() {
-    let app = app(FetchPolicy::default()).await;
+    let app = app(FetchSection::default()).await;
     let grey = fixtures::jpeg(&DynamicImage::ImageRgb8(image::RgbImage::from_pixel(400, 500, image::Rgb([200; 3]))));
     let mut marked_pixels = Vec::new();
     for plan in ["free", "pro"] {

@@ -12,23 +12,29 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tokio::sync::broadcast;
 
-use crate::catalog::{ApiKey, NewApiKey, NewUpload, Upload};
 use crate::error::QueueError;
 use crate::model::{
     Claimed, Control, Enqueued, Job, JobEvent, JobFailure, JobFilter, JobId, JobOutput, JobPage, Lease, NewJob,
-    Progress,
+    Progress, QueueCount,
 };
 
 /// Result of every engine call.
 pub type Result<T, E = QueueError> = std::result::Result<T, E>;
 
-/// The durable job queue and the metadata beside it.
+/// The durable job queue.
 #[async_trait]
 pub trait Engine: Send + Sync + 'static {
     /// Stores a new job, or returns the job an earlier call made with the same tenant and
     /// idempotency key. Same key with a different fingerprint: `IdempotencyConflict`.
     /// Publishes a `queued` event, which wakes idle workers of that queue.
+    /// With `job.admission.max_active`, the tenant's queued and running jobs are counted
+    /// in the same transaction as the insert: over the cap, `TooManyActive` and nothing
+    /// is stored.
     async fn enqueue(&self, job: NewJob) -> Result<Enqueued>;
+
+    /// Jobs queued and running, per queue (back-pressure, metrics); queues with none are
+    /// absent. Sorted by queue, then state.
+    async fn counts(&self) -> Result<Vec<QueueCount>>;
 
     /// Leases up to `limit` claimable jobs (state queued, `run_at` due) from `queues`,
     /// highest priority first, then oldest `run_at`, then id. Each claim increments the
@@ -89,27 +95,4 @@ pub trait Engine: Send + Sync + 'static {
 
     /// Cheap liveness probe of the database (for `/readyz`).
     async fn ping(&self) -> Result<()>;
-}
-
-/// Tenants' API keys and uploads: metadata stored beside the jobs.
-#[async_trait]
-pub trait Catalog: Send + Sync + 'static {
-    /// Stores a key (its hash only).
-    async fn create_api_key(&self, key: NewApiKey) -> Result<ApiKey>;
-    /// The live (not revoked) key with this hash.
-    async fn find_api_key(&self, key_hash: &str) -> Result<Option<ApiKey>>;
-    /// Every key, revoked ones included, oldest first.
-    async fn list_api_keys(&self) -> Result<Vec<ApiKey>>;
-    /// Revokes a key by id; false if there was no live key with that id.
-    async fn revoke_api_key(&self, id: &str) -> Result<bool>;
-    /// Whether any live key exists (no key at all means "open" local mode).
-    async fn has_api_keys(&self) -> Result<bool>;
-
-    /// Records an upload, or returns the tenant's existing upload with the same sha256
-    /// (`false` = duplicate).
-    async fn insert_upload(&self, upload: NewUpload) -> Result<(Upload, bool)>;
-    /// One of the tenant's uploads.
-    async fn get_upload(&self, tenant: &str, id: &str) -> Result<Option<Upload>>;
-    /// The tenant's upload with this content hash.
-    async fn find_upload_by_sha256(&self, tenant: &str, sha256: &str) -> Result<Option<Upload>>;
 }

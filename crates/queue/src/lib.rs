@@ -1,13 +1,13 @@
-//! Tintype's durable job engine. It knows jobs, leases, retries, API keys and uploads as
-//! rows; it knows nothing of images, HTTP or blob storage (blob keys are plain strings).
+//! Tintype's durable job engine, a storage component over `tintype-db`: it knows jobs,
+//! leases and retries as rows; it knows nothing of images, HTTP, blob storage or the other
+//! components' tables.
 //!
 //! - [`model`]: the job model and states (SPEC §2).
-//! - [`engine`]: the [`Engine`] and [`Catalog`] traits every driver implements.
-//! - [`sqlite`]: the embedded driver (WAL, one writer connection, migrations embedded).
+//! - [`engine`]: the [`Engine`] trait every driver implements.
+//! - [`sqlite`], [`postgres`]: the drivers; [`MIGRATIONS`]: the queue's tables.
+//! - [`watch`]: one job's changes as a stream (SSE, WebSocket, CLI, tests).
 //! - [`conformance`]: the suite every driver must pass.
 
-pub mod catalog;
-pub mod clock;
 pub mod conformance;
 pub mod engine;
 pub mod error;
@@ -16,13 +16,31 @@ pub mod postgres;
 pub mod retry;
 mod rows;
 pub mod sqlite;
+pub mod watch;
 
-pub use catalog::{ApiKey, NewApiKey, NewUpload, Upload};
-pub use clock::Clock;
-pub use engine::{Catalog, Engine};
+pub use engine::Engine;
 pub use error::QueueError;
 pub use model::*;
 pub use retry::RetryPolicy;
+pub use tintype_db::Clock;
+
+use tintype_db::{Component, Step};
+
+/// The queue's tables on both backends.
+pub static MIGRATIONS: Component = Component {
+    name: "queue",
+    sqlite: &[
+        Step { version: 1, name: "jobs", sql: include_str!("../migrations/sqlite/0001_init.sql") },
+        Step { version: 2, name: "active jobs", sql: include_str!("../migrations/sqlite/0002_active_jobs.sql") },
+    ],
+    postgres: &[
+        Step { version: 1, name: "jobs", sql: include_str!("../migrations/postgres/0001_init.sql") },
+        Step { version: 2, name: "claim plan", sql: include_str!("../migrations/postgres/0002_claim_plan.sql") },
+        Step { version: 3, name: "active jobs", sql: include_str!("../migrations/postgres/0003_active_jobs.sql") },
+    ],
+    // Release 0.1's migrations 1 and 2 (its 1 also made the catalog's tables).
+    legacy: &[(1, 1), (2, 2)],
+};
 
 /// Settings shared by every driver.
 #[derive(Debug, Clone)]

@@ -219,6 +219,31 @@ pub struct NewJob {
     pub correlation_id: Option<String>,
     /// How long artifacts live after success.
     pub artifact_ttl: Option<std::time::Duration>,
+    /// What the enqueue must check atomically with the insert (a plan's caps).
+    #[serde(default)]
+    pub admission: Admission,
+}
+
+/// Rules `enqueue` checks atomically with the insert, so that concurrent submissions
+/// cannot slip past a cap together. An idempotent replay (same key, same body) returns
+/// the existing job without being counted again. Room is left here for the plans'
+/// daily quota counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Admission {
+    /// At most this many of the tenant's jobs queued or running at once, the new one
+    /// included; more is refused with `TooManyActive`.
+    pub max_active: Option<u32>,
+}
+
+/// How many jobs one queue holds in one (active) state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueCount {
+    /// The queue.
+    pub queue: String,
+    /// `queued` (scheduled and retrying included) or `running`.
+    pub state: JobState,
+    /// Jobs.
+    pub count: u64,
 }
 
 impl NewJob {
@@ -235,6 +260,7 @@ impl NewJob {
             idempotency_key: None,
             correlation_id: None,
             artifact_ttl: None,
+            admission: Admission::default(),
         }
     }
 

@@ -1,16 +1,14 @@
-//! Decoding rows into the model, for every driver: one function per table, reading
-//! columns by name, so every query may `RETURNING *` or `SELECT *`. Both schemas store
-//! timestamps as integer unix milliseconds and documents as JSON text, so one decoder
-//! serves SQLite and PostgreSQL rows alike.
+//! Decoding `jobs` rows, for both drivers: columns read by name, so every query may
+//! `RETURNING *` or `SELECT *` (one decoder serves SQLite and PostgreSQL rows alike, as
+//! `tintype_db::rows` explains).
 
-use chrono::{DateTime, TimeZone, Utc};
-use serde::de::DeserializeOwned;
 use sqlx::{ColumnIndex, Decode, Row, Type};
+pub(crate) use tintype_db::rows::to_json;
+use tintype_db::rows::{json, opt_json, opt_time, time};
 
-use crate::catalog::{ApiKey, Upload};
 use crate::engine::Result;
 use crate::error::QueueError;
-use crate::model::{Job, JobId, JobState};
+use crate::model::{Job, JobId, JobState, QueueCount};
 
 /// A `jobs` row.
 pub(crate) fn job<'r, R>(row: &'r R) -> Result<Job>
@@ -30,7 +28,7 @@ where
         kind: row.try_get("kind")?,
         queue: row.try_get("queue")?,
         priority: row.try_get("priority")?,
-        state: JobState::parse(&state).ok_or_else(|| QueueError::Corrupt(format!("unknown job state {state:?}")))?,
+        state: JobState::parse(&state).ok_or_else(|| QueueError::corrupt(format!("unknown job state {state:?}")))?,
         step: row.try_get("step")?,
         progress: row.try_get("progress")?,
         message: row.try_get("message")?,
@@ -53,64 +51,23 @@ where
     })
 }
 
-/// An `api_keys` row.
-pub(crate) fn api_key<'r, R>(row: &'r R) -> Result<ApiKey>
+/// Active jobs per queue and state, for both drivers.
+pub(crate) const COUNTS: &str = "SELECT queue, state, count(*) AS n FROM jobs
+     WHERE state IN ('queued', 'running') GROUP BY queue, state ORDER BY queue, state";
+
+/// A row of [`COUNTS`].
+pub(crate) fn queue_count<'r, R>(row: &'r R) -> Result<QueueCount>
 where
     R: Row,
     &'static str: ColumnIndex<R>,
     String: Decode<'r, R::Database> + Type<R::Database>,
     i64: Decode<'r, R::Database> + Type<R::Database>,
 {
-    Ok(ApiKey {
-        id: row.try_get("id")?,
-        tenant: row.try_get("tenant")?,
-        plan: row.try_get("plan")?,
-        key_hash: row.try_get("key_hash")?,
-        label: row.try_get("label")?,
-        created_at: time(row.try_get("created_at")?)?,
-        revoked_at: opt_time(row.try_get("revoked_at")?)?,
+    let state: String = row.try_get("state")?;
+    let n: i64 = row.try_get("n")?;
+    Ok(QueueCount {
+        queue: row.try_get("queue")?,
+        state: JobState::parse(&state).ok_or_else(|| QueueError::corrupt(format!("unknown job state {state:?}")))?,
+        count: tintype_db::rows::to_u64(n, "count")?,
     })
-}
-
-/// An `uploads` row.
-pub(crate) fn upload<'r, R>(row: &'r R) -> Result<Upload>
-where
-    R: Row,
-    &'static str: ColumnIndex<R>,
-    String: Decode<'r, R::Database> + Type<R::Database>,
-    i64: Decode<'r, R::Database> + Type<R::Database>,
-{
-    let bytes: i64 = row.try_get("bytes")?;
-    Ok(Upload {
-        id: row.try_get("id")?,
-        tenant: row.try_get("tenant")?,
-        sha256: row.try_get("sha256")?,
-        bytes: u64::try_from(bytes).map_err(|_| QueueError::Corrupt(format!("negative upload size {bytes}")))?,
-        content_type: row.try_get("content_type")?,
-        filename: row.try_get("filename")?,
-        blob_key: row.try_get("blob_key")?,
-        created_at: time(row.try_get("created_at")?)?,
-    })
-}
-
-/// A stored unix-milliseconds timestamp.
-pub(crate) fn time(ms: i64) -> Result<DateTime<Utc>> {
-    Utc.timestamp_millis_opt(ms).single().ok_or_else(|| QueueError::Corrupt(format!("timestamp out of range: {ms}")))
-}
-
-fn opt_time(ms: Option<i64>) -> Result<Option<DateTime<Utc>>> {
-    ms.map(time).transpose()
-}
-
-fn json<T: DeserializeOwned>(text: String) -> Result<T> {
-    serde_json::from_str(&text).map_err(|e| QueueError::Corrupt(format!("bad JSON column: {e}")))
-}
-
-fn opt_json<T: DeserializeOwned>(text: Option<String>) -> Result<Option<T>> {
-    text.map(json).transpose()
-}
-
-/// A document to store as JSON text.
-pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
-    serde_json::to_string(value).map_err(|e| QueueError::Invalid(format!("unserializable document: {e}")))
 }

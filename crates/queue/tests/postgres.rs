@@ -7,68 +7,23 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::Connection;
+use tintype_db::testing::{PgScratch, pg_available as available};
 use tintype_queue::conformance::{self, Fixture};
-use tintype_queue::postgres::{PgSettings, PostgresEngine};
+use tintype_queue::postgres::PostgresEngine;
 use tintype_queue::{Engine, EngineConfig, JobState, NewJob};
-use tokio::sync::OnceCell;
-
-fn base_url() -> String {
-    std::env::var("TINTYPE_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
-}
-
-/// Whether the server answers (checked once; says so when it does not).
-async fn available() -> bool {
-    static UP: OnceCell<bool> = OnceCell::const_new();
-    *UP.get_or_init(|| async {
-        let url = base_url();
-        match tokio::time::timeout(Duration::from_secs(3), sqlx::PgConnection::connect(&url)).await {
-            Ok(Ok(_)) => true,
-            _ if std::env::var_os("TINTYPE_TEST_REQUIRE_ALL").is_some() => panic!("PostgreSQL is required at {url}"),
-            Ok(Err(e)) => {
-                eprintln!("SKIPPED PostgreSQL tests: {url} is not reachable ({e})");
-                false
-            }
-            Err(_) => {
-                eprintln!("SKIPPED PostgreSQL tests: {url} did not answer in 3 s");
-                false
-            }
-        }
-    })
-    .await
-}
 
 /// A schema of its own, dropped (with everything in it) when the case ends.
-struct Schema(String);
+struct Schema(PgScratch);
 
 impl Schema {
     async fn create() -> Schema {
-        let name = format!("tt_{}", uuid::Uuid::new_v4().simple());
-        let mut conn = sqlx::PgConnection::connect(&base_url()).await.expect("connect");
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {name}"))).execute(&mut conn).await.expect("schema");
-        Schema(name)
+        Schema(PgScratch::create().await.expect("schema"))
     }
 
     async fn engine(&self, config: EngineConfig) -> PostgresEngine {
-        let settings = PgSettings { pool_size: 4, schema: Some(self.0.clone()), migrate: true };
-        PostgresEngine::open(&base_url(), config, settings).await.expect("open")
-    }
-}
-
-impl Drop for Schema {
-    fn drop(&mut self) {
-        let name = self.0.clone();
-        // Drop runs outside any runtime guarantee: use a thread with its own.
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-            runtime.block_on(async {
-                if let Ok(mut conn) = sqlx::PgConnection::connect(&base_url()).await {
-                    let sql = format!("DROP SCHEMA IF EXISTS {name} CASCADE");
-                    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await;
-                }
-            });
-        })
-        .join();
+        let db = self.0.open(4).await.expect("open");
+        db.migrate(&tintype_queue::MIGRATIONS).await.expect("migrate");
+        PostgresEngine::new(db, config).await.expect("engine")
     }
 }
 
@@ -78,7 +33,7 @@ async fn fixture(config: EngineConfig) -> Option<Fixture> {
     }
     let schema = Schema::create().await;
     let engine = Arc::new(schema.engine(config.clone()).await);
-    Some(Fixture::new(engine.clone(), engine, config, schema))
+    Some(Fixture::new(engine, config, schema))
 }
 
 tintype_queue::engine_conformance!(optional fixture);

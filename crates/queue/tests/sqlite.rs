@@ -15,7 +15,7 @@ fn url(dir: &tempfile::TempDir) -> String {
 async fn fixture(config: EngineConfig) -> Fixture {
     let dir = tempfile::tempdir().expect("temp dir");
     let engine = Arc::new(SqliteEngine::open(&url(&dir), config.clone()).await.expect("open"));
-    Fixture::new(engine.clone(), engine, config, dir)
+    Fixture::new(engine, config, dir)
 }
 
 tintype_queue::engine_conformance!(fixture);

@@ -3,13 +3,13 @@
 //! allowed to run open (loopback only), requests act for the `local` tenant.
 
 use axum::extract::FromRequestParts;
-use axum::http::StatusCode;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use sha2::{Digest, Sha256};
 
 use crate::AppState;
 use crate::error::ApiError;
+use crate::error::{INVALID_API_KEY, MISSING_API_KEY};
 
 /// Tenant of open (keyless, loopback) mode.
 pub const OPEN_TENANT: &str = "local";
@@ -37,12 +37,12 @@ impl FromRequestParts<AppState> for Tenant {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let unauthorized = |code: &'static str, detail: &str| ApiError::new(StatusCode::UNAUTHORIZED, code, detail);
+        let unauthorized = |code, detail: &str| ApiError::new(code, detail);
         let Some(value) = parts.headers.get(AUTHORIZATION) else {
             if state.config.allow_open && !state.catalog.has_api_keys().await? {
                 return Ok(Tenant { id: OPEN_TENANT.into(), plan: "pro".into() });
             }
-            return Err(unauthorized("missing_api_key", "send Authorization: Bearer <api key>"));
+            return Err(unauthorized(MISSING_API_KEY, "send Authorization: Bearer <api key>"));
         };
         let key = value
             .to_str()
@@ -50,10 +50,10 @@ impl FromRequestParts<AppState> for Tenant {
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::trim)
             .filter(|k| !k.is_empty())
-            .ok_or_else(|| unauthorized("invalid_api_key", "malformed Authorization header"))?;
+            .ok_or_else(|| unauthorized(INVALID_API_KEY, "malformed Authorization header"))?;
         match state.catalog.find_api_key(&hash_key(key)).await? {
             Some(k) => Ok(Tenant { id: k.tenant, plan: k.plan }),
-            None => Err(unauthorized("invalid_api_key", "unknown or revoked API key")),
+            None => Err(unauthorized(INVALID_API_KEY, "unknown or revoked API key")),
         }
     }
 }

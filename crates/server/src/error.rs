@@ -1,78 +1,138 @@
 //! The one place that decides HTTP status codes and the RFC 9457 problem+json body.
-//! Every handler returns `Result<_, ApiError>`; 5xx details are logged here and hidden
-//! from the client.
-
-use std::borrow::Cow;
+//! Every handler returns `Result<_, ApiError>`; an [`ApiError`] is a [`Code`] and a
+//! detail, and its status follows from the code's [`ErrorKind`] in [`status_of`], so no
+//! handler picks a status for an error. 5xx details are logged here and hidden.
 
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tintype_blobs::{BlobError, signing::SignatureError};
+use tintype_codes::{Code, Coded, ErrorKind};
+use tintype_db::DbError;
 use tintype_queue::QueueError;
 
-/// An error as the API reports it: status, stable code, detail.
+tintype_codes::codes! {
+    /// The body is not JSON.
+    MALFORMED_JSON = ("malformed_json", BadRequest);
+    /// The query string does not parse.
+    INVALID_QUERY = ("invalid_query", BadRequest);
+    /// The multipart body does not parse.
+    INVALID_MULTIPART = ("invalid_multipart", BadRequest);
+    /// `Idempotency-Key` empty or over 255 characters.
+    INVALID_IDEMPOTENCY_KEY = ("invalid_idempotency_key", BadRequest);
+    /// A header that is not ASCII, or not representable.
+    INVALID_HEADER = ("invalid_header", BadRequest);
+    /// Any other malformed request.
+    BAD_REQUEST = ("bad_request", BadRequest);
+    /// No `Authorization: Bearer` header.
+    MISSING_API_KEY = ("missing_api_key", Unauthorized);
+    /// A malformed, unknown or revoked key.
+    INVALID_API_KEY = ("invalid_api_key", Unauthorized);
+    /// The job has no artifact of that name.
+    ARTIFACT_NOT_FOUND = ("artifact_not_found", NotFound);
+    /// No such route.
+    ROUTE_NOT_FOUND = ("route_not_found", NotFound);
+    /// Cancelling a job that already finished.
+    JOB_FINISHED = ("job_finished", Conflict);
+    /// Retrying a job that is neither failed nor cancelled.
+    NOT_RETRYABLE = ("not_retryable", Conflict);
+    /// Downloading from a job that has not succeeded.
+    JOB_NOT_FINISHED = ("job_not_finished", Conflict);
+    /// Downloading without a name from a job with several artifacts.
+    MULTIPLE_ARTIFACTS = ("multiple_artifacts", Conflict);
+    /// The job's artifacts were removed by the sweeper.
+    ARTIFACTS_EXPIRED = ("artifacts_expired", Gone);
+    /// The body is over its limit.
+    PAYLOAD_TOO_LARGE = ("payload_too_large", TooLarge);
+    /// JSON expected (`Content-Type: application/json`).
+    UNSUPPORTED_MEDIA_TYPE = ("unsupported_media_type", Unsupported);
+    /// The JSON body has the wrong shape (a missing or unknown field).
+    INVALID_REQUEST = ("invalid_request", InvalidInput);
+    /// The named queue does not exist.
+    INVALID_QUEUE = ("invalid_queue", InvalidInput);
+    /// Priority outside -1000..=1000.
+    INVALID_PRIORITY = ("invalid_priority", InvalidInput);
+    /// A multipart upload without a file part.
+    MISSING_FILE = ("missing_file", InvalidInput);
+    /// A signed link could not be made.
+    LINK_FAILED = ("link_failed", Internal);
+}
+
+/// The status every error of a kind answers with.
+pub fn status_of(kind: ErrorKind) -> StatusCode {
+    match kind {
+        ErrorKind::BadRequest => StatusCode::BAD_REQUEST,
+        ErrorKind::Unauthorized => StatusCode::UNAUTHORIZED,
+        ErrorKind::Quota => StatusCode::PAYMENT_REQUIRED,
+        ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+        ErrorKind::NotFound => StatusCode::NOT_FOUND,
+        ErrorKind::Conflict => StatusCode::CONFLICT,
+        ErrorKind::Gone => StatusCode::GONE,
+        ErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorKind::Unsupported => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ErrorKind::RangeNotSatisfiable => StatusCode::RANGE_NOT_SATISFIABLE,
+        ErrorKind::InvalidInput => StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// An error as the API reports it: a stable code and a detail.
 #[derive(Debug, Clone)]
 pub struct ApiError {
-    /// HTTP status.
-    pub status: StatusCode,
-    /// Stable machine-readable code.
-    pub code: Cow<'static, str>,
+    /// Stable machine-readable code; its kind decides the status.
+    pub code: Code,
     /// Human-readable detail (generic for 5xx).
     pub detail: String,
 }
 
 impl ApiError {
-    /// Any error.
-    pub fn new(status: StatusCode, code: impl Into<Cow<'static, str>>, detail: impl Into<String>) -> Self {
-        let (code, detail) = (code.into(), detail.into());
-        if status.is_server_error() {
+    /// An error with this code.
+    pub fn new(code: Code, detail: impl Into<String>) -> Self {
+        let detail = detail.into();
+        if status_of(code.kind()).is_server_error() {
             tracing::error!(%code, %detail, "request failed");
             let detail = "internal error; see the server log for this request id".to_owned();
-            return Self { status, code, detail };
+            return Self { code, detail };
         }
-        Self { status, code, detail }
+        Self { code, detail }
     }
 
-    /// 404 for anything the tenant cannot see.
-    pub fn not_found(code: &'static str, what: &str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, code, format!("{what} not found"))
+    /// Any coded error, its message as the detail.
+    pub fn coded(e: &impl Coded) -> Self {
+        Self::new(e.code(), e.to_string())
     }
 
-    /// 422 for a well-formed request that cannot be done.
-    pub fn unprocessable(code: &'static str, detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, detail)
+    /// "`what` not found" (404 for anything the tenant cannot see).
+    pub fn not_found(code: Code, what: &str) -> Self {
+        Self::new(code, format!("{what} not found"))
     }
 
-    /// 400 for a malformed request.
-    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, code, detail)
-    }
-
-    /// 409 when the resource's state forbids the request.
-    pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::CONFLICT, code, detail)
-    }
-
-    /// 413.
-    pub fn too_large(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", detail)
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        status_of(self.code.kind())
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let status = self.status();
         let body = serde_json::json!({
             "type": format!("https://tintype.dev/problems/{}", self.code),
-            "title": self.status.canonical_reason().unwrap_or("Error"),
-            "status": self.status.as_u16(),
+            "title": status.canonical_reason().unwrap_or("Error"),
+            "status": status.as_u16(),
             "detail": self.detail,
             "code": self.code,
         });
-        let mut res = (self.status, Json(body)).into_response();
+        let mut res = (status, Json(body)).into_response();
         res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
-        if self.status == StatusCode::UNAUTHORIZED {
+        if status == StatusCode::UNAUTHORIZED {
             res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
+            res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         }
         res
     }
@@ -81,61 +141,98 @@ impl IntoResponse for ApiError {
 impl From<QueueError> for ApiError {
     fn from(e: QueueError) -> Self {
         match e {
-            QueueError::NotFound => Self::not_found("job_not_found", "job"),
+            QueueError::NotFound => Self::not_found(e.code(), "job"),
             QueueError::IdempotencyConflict => {
-                Self::conflict("idempotency_conflict", "this Idempotency-Key was used with a different request body")
+                Self::new(e.code(), "this Idempotency-Key was used with a different request body")
             }
-            QueueError::InvalidState(s) => Self::conflict("invalid_state", format!("the job is {s}")),
-            QueueError::Invalid(m) => Self::unprocessable("invalid_input", m),
-            QueueError::LeaseLost => Self::conflict("lease_lost", e.to_string()),
-            other => Self::new(StatusCode::INTERNAL_SERVER_ERROR, other.code(), other.to_string()),
+            other => Self::coded(&other),
         }
+    }
+}
+
+impl From<DbError> for ApiError {
+    fn from(e: DbError) -> Self {
+        Self::coded(&e)
     }
 }
 
 impl From<BlobError> for ApiError {
     fn from(e: BlobError) -> Self {
         match e {
-            BlobError::InvalidKey(m) => Self::bad_request("invalid_blob_key", m),
-            BlobError::NotFound => Self::not_found("blob_not_found", "blob"),
-            BlobError::RangeNotSatisfiable => {
-                Self::new(StatusCode::RANGE_NOT_SATISFIABLE, "range_not_satisfiable", e.to_string())
-            }
-            BlobError::Body(io) => Self::bad_request("body_stream_failed", io.to_string()),
-            BlobError::Io(io) => Self::new(StatusCode::SERVICE_UNAVAILABLE, "storage_error", io.to_string()),
+            BlobError::NotFound => Self::not_found(e.code(), "blob"),
+            other => Self::coded(&other),
         }
     }
 }
 
 impl From<SignatureError> for ApiError {
     fn from(e: SignatureError) -> Self {
-        Self::new(StatusCode::FORBIDDEN, e.code(), e.to_string())
+        Self::coded(&e)
+    }
+}
+
+impl From<tintype_kinds::SubmitError> for ApiError {
+    fn from(e: tintype_kinds::SubmitError) -> Self {
+        Self::coded(&e)
     }
 }
 
 impl From<JsonRejection> for ApiError {
     fn from(r: JsonRejection) -> Self {
         match r {
-            JsonRejection::JsonSyntaxError(e) => Self::bad_request("malformed_json", e.body_text()),
-            JsonRejection::JsonDataError(e) => Self::unprocessable("invalid_request", e.body_text()),
-            JsonRejection::MissingJsonContentType(e) => {
-                Self::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", e.body_text())
-            }
+            JsonRejection::JsonSyntaxError(e) => Self::new(MALFORMED_JSON, e.body_text()),
+            JsonRejection::JsonDataError(e) => Self::new(INVALID_REQUEST, e.body_text()),
+            JsonRejection::MissingJsonContentType(e) => Self::new(UNSUPPORTED_MEDIA_TYPE, e.body_text()),
             JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                Self::too_large(e.body_text())
+                Self::new(PAYLOAD_TOO_LARGE, e.body_text())
             }
-            other => Self::bad_request("bad_request", other.body_text()),
+            other => Self::new(BAD_REQUEST, other.body_text()),
         }
     }
 }
 
 impl From<QueryRejection> for ApiError {
     fn from(r: QueryRejection) -> Self {
-        Self::bad_request("invalid_query", r.body_text())
+        Self::new(INVALID_QUERY, r.body_text())
     }
 }
 
 /// The answer to an unknown route.
 pub async fn fallback() -> ApiError {
-    ApiError::not_found("route_not_found", "route")
+    ApiError::not_found(ROUTE_NOT_FOUND, "route")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_has_its_status() {
+        let cases = [
+            (ErrorKind::BadRequest, 400),
+            (ErrorKind::Unauthorized, 401),
+            (ErrorKind::Quota, 402),
+            (ErrorKind::Forbidden, 403),
+            (ErrorKind::NotFound, 404),
+            (ErrorKind::Conflict, 409),
+            (ErrorKind::Gone, 410),
+            (ErrorKind::TooLarge, 413),
+            (ErrorKind::Unsupported, 415),
+            (ErrorKind::RangeNotSatisfiable, 416),
+            (ErrorKind::InvalidInput, 422),
+            (ErrorKind::RateLimited, 429),
+            (ErrorKind::Unavailable, 503),
+            (ErrorKind::Internal, 500),
+        ];
+        for (kind, status) in cases {
+            assert_eq!(status_of(kind).as_u16(), status, "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn server_errors_hide_their_detail() {
+        let e = ApiError::new(LINK_FAILED, "secret path /var/x");
+        assert!(!e.detail.contains("/var/x"));
+        assert_eq!(ApiError::new(JOB_FINISHED, "done").detail, "done");
+    }
 }

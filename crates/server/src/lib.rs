@@ -17,8 +17,9 @@ use std::time::Duration;
 use axum::Router;
 use axum::http::{HeaderName, Request};
 use tintype_blobs::{BlobStore, UrlSigner};
-use tintype_queue::{Catalog, Engine};
-use tintype_worker::Registry;
+use tintype_catalog::Catalog;
+use tintype_kinds::Kinds;
+use tintype_queue::Engine;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -69,12 +70,19 @@ pub struct AppState {
     pub catalog: Arc<dyn Catalog>,
     /// Blob storage.
     pub blobs: Arc<dyn BlobStore>,
-    /// Known job kinds (for validation at submit time).
-    pub registry: Arc<Registry>,
+    /// Every job kind's submit side (validation, lifetimes); never their runners.
+    pub kinds: Arc<Kinds>,
     /// Signs links to blobs the store cannot presign.
     pub signer: Arc<UrlSigner>,
     /// Settings.
     pub config: Arc<ServerConfig>,
+}
+
+impl AppState {
+    /// How long signed links to a kind's artifacts last.
+    pub fn link_ttl(&self, kind: &str) -> Duration {
+        self.kinds.get(kind).ok().and_then(|s| s.lifetimes().links).unwrap_or(self.config.download_ttl)
+    }
 }
 
 /// The whole API as a router.

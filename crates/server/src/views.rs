@@ -84,7 +84,7 @@ impl JobView {
         let mut outputs = Vec::new();
         if let (JobState::Succeeded, Some(out)) = (job.state, &job.output) {
             for a in &out.artifacts {
-                outputs.push(OutputView::new(state, base, &status_url, a).await);
+                outputs.push(OutputView::new(state, base, &status_url, a, state.link_ttl(&job.kind)).await);
             }
         }
         Self {
@@ -117,8 +117,8 @@ impl JobView {
 }
 
 impl OutputView {
-    async fn new(state: &AppState, base: &str, status_url: &str, a: &Artifact) -> Self {
-        let link = signed_link(state, base, &a.key, &a.name).await;
+    async fn new(state: &AppState, base: &str, status_url: &str, a: &Artifact, ttl: Duration) -> Self {
+        let link = signed_link(state, base, &a.key, &a.name, ttl).await;
         Self {
             name: a.name.clone(),
             bytes: a.bytes,
@@ -144,9 +144,14 @@ fn pct(s: &str) -> String {
 
 /// A fresh link to a blob that downloads as `name`: the store's own presigned URL when
 /// it has one (S3), else one signed by the API's [`tintype_blobs::UrlSigner`].
-pub async fn signed_link(state: &AppState, base: &str, key: &str, name: &str) -> Option<(String, DateTime<Utc>)> {
+pub async fn signed_link(
+    state: &AppState,
+    base: &str,
+    key: &str,
+    name: &str,
+    ttl: Duration,
+) -> Option<(String, DateTime<Utc>)> {
     let key = BlobKey::new(key).ok()?;
-    let ttl = state.config.download_ttl;
     let disposition = attachment(name);
     match state.blobs.presign_get(&key, ttl, Some(&disposition)).await {
         Ok(Some(p)) => return Some((p.url, DateTime::<Utc>::from(p.expires_at))),

@@ -9,29 +9,42 @@ use std::time::Duration;
 use async_trait::async_trait;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use tintype_codes::{Code, ErrorKind};
+use tintype_kinds::{JobSpec, Submit, SubmitError};
 use tintype_queue::JobOutput;
 use tintype_server::ServerConfig;
+use tintype_test_support::extra_kind;
 use tintype_test_support::{TestApp, TestOptions, sse};
-use tintype_worker::{JobContext, JobError, JobHandler, Registry, WorkerConfig};
+use tintype_worker::{JobContext, JobError, JobRunner, WorkerConfig};
+
+/// A test kind's own failure code.
+const FIRST_TIME_FAILS: Code = Code::new("first_time_fails", ErrorKind::Internal);
 
 /// Fails permanently on its first attempt, succeeds on the next (to exercise retry).
 struct Flaky(Arc<AtomicU32>);
 
 #[async_trait]
-impl JobHandler for Flaky {
+impl JobSpec for Flaky {
     fn kind(&self) -> &'static str {
         "flaky"
     }
     fn steps(&self) -> &'static [&'static str] {
         &["trying"]
     }
-    fn validate(&self, input: &Value) -> Result<(), String> {
-        if input.get("bad").is_some() { Err("bad is not allowed".into()) } else { Ok(()) }
+    async fn validate(&self, input: &mut Value, _: Submit<'_>) -> Result<(), SubmitError> {
+        if input.get("bad").is_some() { Err(SubmitError::invalid("bad is not allowed")) } else { Ok(()) }
+    }
+}
+
+#[async_trait]
+impl JobRunner for Flaky {
+    fn kind(&self) -> &'static str {
+        "flaky"
     }
     async fn run(&self, ctx: JobContext) -> Result<JobOutput, JobError> {
         ctx.step("trying").await?;
         if self.0.fetch_add(1, Ordering::SeqCst) == 0 {
-            return Err(JobError::permanent("first_time_fails", "the first run always fails"));
+            return Err(JobError::permanent(FIRST_TIME_FAILS, "the first run always fails"));
         }
         Ok(JobOutput { result: json!({"ok": true}), ..JobOutput::default() })
     }
@@ -41,15 +54,22 @@ impl JobHandler for Flaky {
 struct Panics;
 
 #[async_trait]
-impl JobHandler for Panics {
+impl JobSpec for Panics {
     fn kind(&self) -> &'static str {
         "panics"
     }
     fn steps(&self) -> &'static [&'static str] {
         &[]
     }
-    fn validate(&self, _: &Value) -> Result<(), String> {
+    async fn validate(&self, _: &mut Value, _: Submit<'_>) -> Result<(), SubmitError> {
         Ok(())
+    }
+}
+
+#[async_trait]
+impl JobRunner for Panics {
+    fn kind(&self) -> &'static str {
+        "panics"
     }
     async fn run(&self, _ctx: JobContext) -> Result<JobOutput, JobError> {
         panic!("boom")
@@ -61,10 +81,9 @@ async fn app() -> TestApp {
 }
 
 async fn app_with(server: ServerConfig) -> TestApp {
-    let mut registry = Registry::new();
-    registry.register(Flaky(Arc::new(AtomicU32::new(0)))).register(Panics);
+    let extra = vec![extra_kind(Flaky(Arc::new(AtomicU32::new(0)))), extra_kind(Panics)];
     let worker_config = WorkerConfig { progress_interval: Duration::ZERO, concurrency: 4, ..WorkerConfig::default() };
-    TestApp::spawn_with(TestOptions { registry, server, worker_config, ..TestOptions::default() }).await
+    TestApp::spawn_with(TestOptions { extra, server, worker_config, ..TestOptions::default() }).await
 }
 
 struct Client<'a> {

@@ -6,21 +6,24 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use tempfile::TempDir;
+use tintype_app::{Assembly, Backends, ExtraKind, Role};
 use tintype_blobs::{LocalStore, UrlSigner};
-use tintype_pipelines::print::PrintConfig;
-use tintype_queue::sqlite::SqliteEngine;
-use tintype_queue::{Catalog, EngineConfig, NewApiKey};
-use tintype_server::{AppState, ServerConfig};
-use tintype_worker::{Registry, Sweeper, SweeperConfig, Worker, WorkerConfig};
-use tokio::task::JoinHandle;
+use tintype_catalog::{Catalog, NewApiKey};
+use tintype_db::{Db, SqliteDb};
+use tintype_kinds::JobSpec;
+use tintype_pipelines::Sections;
+use tintype_queue::{Engine, EngineConfig};
+use tintype_server::ServerConfig;
+use tintype_worker::{JobRunner, Sweeper, SweeperConfig, WorkerConfig};
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 pub mod sse;
 
 /// How to build a [`TestApp`].
 pub struct TestOptions {
-    /// Job kinds (the built-in ones are added).
-    pub registry: Registry,
+    /// Kinds beyond the build's pipelines (spec and runner each).
+    pub extra: Vec<ExtraKind>,
     /// Run a worker in the app.
     pub worker: bool,
     /// API settings.
@@ -29,21 +32,27 @@ pub struct TestOptions {
     pub worker_config: WorkerConfig,
     /// Engine settings.
     pub engine: EngineConfig,
-    /// Register the `print` pipeline with these settings.
-    pub print: Option<PrintConfig>,
+    /// The pipelines' config sections.
+    pub sections: Sections,
 }
 
 impl Default for TestOptions {
     fn default() -> Self {
         Self {
-            registry: Registry::new(),
+            extra: Vec::new(),
             worker: true,
             server: ServerConfig::default(),
             worker_config: WorkerConfig { concurrency: 4, ..WorkerConfig::default() },
             engine: EngineConfig::default(),
-            print: None,
+            sections: Sections::default(),
         }
     }
+}
+
+/// A kind for [`TestOptions::extra`]: one value serving as its spec and its runner.
+pub fn extra_kind<K: JobSpec + JobRunner>(kind: K) -> ExtraKind {
+    let kind = Arc::new(kind);
+    (kind.clone(), kind)
 }
 
 /// A running API (and worker) on a random loopback port.
@@ -55,7 +64,9 @@ pub struct TestApp {
     /// A client that does not follow redirects.
     pub client: reqwest::Client,
     /// The engine, for assertions behind the API's back.
-    pub engine: Arc<SqliteEngine>,
+    pub engine: Arc<dyn Engine>,
+    /// The catalog (keys, uploads) in the same database.
+    pub catalog: Arc<dyn Catalog>,
     /// The blob store.
     pub blobs: Arc<LocalStore>,
     /// The sweeper over the same engine and store (call `sweep_once` yourself).
@@ -63,51 +74,53 @@ pub struct TestApp {
     /// Holds the SQLite file and blob directory.
     pub dir: TempDir,
     shutdown: CancellationToken,
-    tasks: Vec<JoinHandle<()>>,
+    tasks: JoinSet<std::io::Result<()>>,
 }
 
 impl TestApp {
-    /// An app with the given extra job kinds and a worker.
-    pub async fn spawn(registry: Registry) -> Self {
-        Self::spawn_with(TestOptions { registry, ..TestOptions::default() }).await
+    /// An app with the given extra kinds and a worker.
+    pub async fn spawn(extra: Vec<ExtraKind>) -> Self {
+        Self::spawn_with(TestOptions { extra, ..TestOptions::default() }).await
     }
 
-    /// An app built from options.
+    /// An app built from options, the way `tintype serve` builds one (`tintype-app`),
+    /// without the sweeper's loop.
     pub async fn spawn_with(opts: TestOptions) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let url = format!("sqlite://{}", dir.path().join("tintype.db").display());
-        let engine = Arc::new(SqliteEngine::open(&url, opts.engine).await.expect("open sqlite"));
+        let db = Db::Sqlite(SqliteDb::open(&url).await.expect("open sqlite"));
+        let backends = Backends::open(db, opts.engine).await.expect("open backends");
         let blobs = Arc::new(LocalStore::open(dir.path().join("blobs")).expect("open blobs"));
-        let mut registry = opts.registry;
-        tintype_worker::builtin::register(&mut registry);
-        if let Some(print) = opts.print {
-            registry.register(tintype_pipelines::print::Print::new(engine.clone(), print));
-        }
-        let registry = Arc::new(registry);
-        let state = AppState {
-            engine: engine.clone(),
-            catalog: engine.clone(),
+        let assembly = Assembly {
+            backends,
             blobs: blobs.clone(),
-            registry: registry.clone(),
             signer: Arc::new(UrlSigner::new(b"test-secret".to_vec())),
-            config: Arc::new(opts.server),
+            sections: opts.sections,
+            server: opts.server,
+            worker: opts.worker_config,
+            sweeper: SweeperConfig::default(),
+            extra: opts.extra,
         };
         let shutdown = CancellationToken::new();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
-        let mut tasks = vec![tokio::spawn({
-            let stop = shutdown.clone();
-            async move {
-                let _ = tintype_server::serve(listener, state, stop).await;
-            }
-        })];
-        if opts.worker {
-            let worker = Worker::new(engine.clone(), blobs.clone(), registry, opts.worker_config);
-            tasks.push(tokio::spawn(worker.run(shutdown.clone())));
-        }
-        let sweeper = Sweeper::new(engine.clone(), blobs.clone(), SweeperConfig::default());
+        let role = if opts.worker { Role::All } else { Role::Api };
+        let allow_open = assembly.server.allow_open;
+        let mut tasks = JoinSet::new();
+        assembly.spawn(role, Some(listener), allow_open, false, &shutdown, &mut tasks);
         let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
-        Self { addr, base: format!("http://{addr}"), client, engine, blobs, sweeper, dir, shutdown, tasks }
+        Self {
+            addr,
+            base: format!("http://{addr}"),
+            client,
+            engine: assembly.backends.engine.clone(),
+            catalog: assembly.backends.catalog.clone(),
+            blobs,
+            sweeper: assembly.sweeper(),
+            dir,
+            shutdown,
+            tasks,
+        }
     }
 
     /// Creates an API key for `tenant` (plan `pro`) and returns the secret.
@@ -124,7 +137,7 @@ impl TestApp {
             key_hash: tintype_server::auth::hash_key(&secret),
             label: None,
         };
-        self.engine.create_api_key(key).await.expect("create key");
+        self.catalog.create_api_key(key).await.expect("create key");
         secret
     }
 
@@ -190,10 +203,8 @@ impl TestApp {
     }
 
     /// Stops the server and worker and waits for them.
-    pub async fn stop(self) {
+    pub async fn stop(mut self) {
         self.shutdown.cancel();
-        for t in self.tasks {
-            let _ = t.await;
-        }
+        while self.tasks.join_next().await.is_some() {}
     }
 }

@@ -1,23 +1,31 @@
-//! Built-in diagnostic job kinds, always registered:
+//! Built-in diagnostic job kinds (spec and runner in one type), always registered:
 //! - `noop`: does nothing and succeeds (queue benchmarks, smoke tests);
 //! - `sleep`: walks through `steps` steps over `ms` milliseconds, reporting progress,
 //!   honouring cancellation, and optionally writing a small text artifact or failing
 //!   (`fail`: `transient` | `permanent` | `panic`). Operators use it to check a
 //!   deployment end to end; the process-level tests use it as a slow job.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::Deserialize;
 use tintype_queue::JobOutput;
 
+use tintype_kinds::{JobSpec, Kinds, Submit, SubmitError};
+
 use crate::context::JobContext;
 use crate::error::JobError;
-use crate::handler::{JobHandler, Registry};
+use crate::runners::{JobRunner, Runners};
 
-/// Adds `noop` and `sleep` to a registry.
-pub fn register(registry: &mut Registry) {
-    registry.register(Noop).register(Sleep);
+/// Adds the specs of `noop` and `sleep`.
+pub fn specs(kinds: &mut Kinds) {
+    kinds.add(Arc::new(Noop)).add(Arc::new(Sleep));
+}
+
+/// Adds the runners of `noop` and `sleep`.
+pub fn runners(runners: &mut Runners) {
+    runners.add(Arc::new(Noop)).add(Arc::new(Sleep));
 }
 
 /// The `noop` kind.
@@ -25,15 +33,22 @@ pub fn register(registry: &mut Registry) {
 pub struct Noop;
 
 #[async_trait]
-impl JobHandler for Noop {
+impl JobSpec for Noop {
     fn kind(&self) -> &'static str {
         "noop"
     }
     fn steps(&self) -> &'static [&'static str] {
         &[]
     }
-    fn validate(&self, _input: &serde_json::Value) -> Result<(), String> {
+    async fn validate(&self, _input: &mut serde_json::Value, _submit: Submit<'_>) -> Result<(), SubmitError> {
         Ok(())
+    }
+}
+
+#[async_trait]
+impl JobRunner for Noop {
+    fn kind(&self) -> &'static str {
+        "noop"
     }
     async fn run(&self, _ctx: JobContext) -> Result<JobOutput, JobError> {
         Ok(JobOutput::default())
@@ -81,18 +96,38 @@ impl SleepInput {
 }
 
 #[async_trait]
-impl JobHandler for Sleep {
+impl JobSpec for Sleep {
     fn kind(&self) -> &'static str {
         "sleep"
     }
     fn steps(&self) -> &'static [&'static str] {
         &["sleeping", "storing"]
     }
-    fn validate(&self, input: &serde_json::Value) -> Result<(), String> {
-        SleepInput::parse(input).map(|_| ())
+    fn input_schema(&self) -> serde_json::Value {
+        serde_json::json!({
+            "type": "object",
+            "additionalProperties": false,
+            "properties": {
+                "ms": { "type": "integer", "minimum": 0, "maximum": MAX_SLEEP_MS },
+                "steps": { "type": "integer", "minimum": 1, "maximum": 1000, "default": 4 },
+                "artifact": { "type": "boolean", "default": false },
+                "fail": { "enum": ["transient", "permanent", "panic"] }
+            }
+        })
+    }
+    async fn validate(&self, input: &mut serde_json::Value, _submit: Submit<'_>) -> Result<(), SubmitError> {
+        SleepInput::parse(input).map(|_| ()).map_err(SubmitError::invalid)
+    }
+}
+
+#[async_trait]
+impl JobRunner for Sleep {
+    fn kind(&self) -> &'static str {
+        "sleep"
     }
     async fn run(&self, ctx: JobContext) -> Result<JobOutput, JobError> {
-        let input = SleepInput::parse(&ctx.job().input).map_err(|e| JobError::permanent("invalid_input", e))?;
+        let input = SleepInput::parse(&ctx.job().input)
+            .map_err(|e| JobError::permanent(tintype_codes::common::INVALID_INPUT, e))?;
         ctx.step("sleeping").await?;
         let slice = Duration::from_millis(input.ms / u64::from(input.steps));
         for i in 0..input.steps {
@@ -104,8 +139,12 @@ impl JobHandler for Sleep {
             ctx.progress(done, Some(format!("slept {} of {} steps", i + 1, input.steps))).await?;
         }
         match input.fail.as_deref() {
-            Some("transient") => return Err(JobError::transient("sleep_failed", "asked to fail (transient)")),
-            Some("permanent") => return Err(JobError::permanent("sleep_failed", "asked to fail (permanent)")),
+            Some("transient") => {
+                return Err(JobError::transient(crate::error::SLEEP_FAILED, "asked to fail (transient)"));
+            }
+            Some("permanent") => {
+                return Err(JobError::permanent(crate::error::SLEEP_FAILED, "asked to fail (permanent)"));
+            }
             Some(_) => panic!("asked to panic"),
             None => {}
         }
@@ -126,7 +165,7 @@ mod tests {
     use super::*;
 
     fn check(input: serde_json::Value, ok: bool) {
-        assert_eq!(Sleep.validate(&input).is_ok(), ok, "{input}");
+        assert_eq!(SleepInput::parse(&input).is_ok(), ok, "{input}");
     }
 
     #[test]

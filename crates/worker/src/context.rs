@@ -1,12 +1,14 @@
 //! [`JobContext`]: everything a running job may touch. It reports steps and progress
 //! (throttled, fenced by the lease), says when to stop, writes artifacts under the job's
-//! own prefix, and runs blocking work on a bounded pool off the async executor.
+//! own prefix (and blobs in the tenant areas its kind declares), and runs blocking work
+//! on a bounded pool off the async executor.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use sha2::{Digest, Sha256};
+use tintype_blobs::layout::{self, Area};
 use tintype_blobs::{BlobKey, BlobStore, ByteStream, PutOptions};
 use tintype_queue::{Artifact, Control, Engine, Job, Lease, Progress, QueueError};
 use tokio::sync::Semaphore;
@@ -14,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::error::{JobError, ResultExt};
 
-/// Handed to [`crate::JobHandler::run`]; cheap to clone.
+/// Handed to [`crate::JobRunner::run`]; cheap to clone.
 #[derive(Clone)]
 pub struct JobContext {
     inner: Arc<Inner>,
@@ -28,7 +30,22 @@ struct Inner {
     cancel: CancellationToken,
     blocking: Arc<Semaphore>,
     progress_interval: Duration,
+    areas: &'static [Area],
     reported: Mutex<Reported>,
+}
+
+/// What every job of one worker shares: the engine, the store, the blocking pool and
+/// how often progress is written.
+#[derive(Clone)]
+pub struct Resources {
+    /// The engine (fenced progress writes).
+    pub engine: Arc<dyn Engine>,
+    /// The blob store.
+    pub blobs: Arc<dyn BlobStore>,
+    /// Permits of the bounded blocking pool.
+    pub blocking: Arc<Semaphore>,
+    /// Least time between two progress writes.
+    pub progress_interval: Duration,
 }
 
 struct Reported {
@@ -38,19 +55,22 @@ struct Reported {
 }
 
 impl JobContext {
-    /// A context for one claimed job. `cancel` is triggered by the runner when a heartbeat
-    /// reports a cancel request or a lost lease.
-    pub fn new(
-        job: Job,
-        lease: Lease,
-        engine: Arc<dyn Engine>,
-        blobs: Arc<dyn BlobStore>,
-        cancel: CancellationToken,
-        blocking: Arc<Semaphore>,
-        progress_interval: Duration,
-    ) -> Self {
+    /// A context for one claimed job. `cancel` is triggered by the worker when a heartbeat
+    /// reports a cancel request or a lost lease; `areas` are the tenant areas the kind
+    /// may write to besides its own folder.
+    pub fn new(job: Job, lease: Lease, cancel: CancellationToken, areas: &'static [Area], with: &Resources) -> Self {
         let reported = Mutex::new(Reported { step: None, progress: 0.0, at: None });
-        let inner = Inner { job, lease, engine, blobs, cancel, blocking, progress_interval, reported };
+        let inner = Inner {
+            job,
+            lease,
+            engine: with.engine.clone(),
+            blobs: with.blobs.clone(),
+            cancel,
+            blocking: with.blocking.clone(),
+            progress_interval: with.progress_interval,
+            areas,
+            reported,
+        };
         Self { inner: Arc::new(inner) }
     }
 
@@ -106,7 +126,11 @@ impl JobContext {
         force: bool,
     ) -> Result<(), JobError> {
         let progress = {
-            let mut r = self.inner.reported.lock().map_err(|_| JobError::permanent("internal", "poisoned"))?;
+            let mut r = self
+                .inner
+                .reported
+                .lock()
+                .map_err(|_| JobError::permanent(tintype_codes::common::INTERNAL, "poisoned"))?;
             if let Some(f) = fraction {
                 r.progress = f.clamp(0.0, 1.0);
             }
@@ -128,7 +152,7 @@ impl JobContext {
             }
             Err(QueueError::LeaseLost) => {
                 self.inner.cancel.cancel();
-                Err(JobError::transient("lease_lost", "the lease passed to another worker"))
+                Err(JobError::transient(tintype_queue::error::LEASE_LOST, "the lease passed to another worker"))
             }
             Err(e) => Err(e).retryable(),
         }
@@ -137,7 +161,7 @@ impl JobContext {
     /// The blob key of an artifact of this job: `t/<tenant>/jobs/<job>/<name>`.
     pub fn artifact_key(&self, name: &str) -> Result<BlobKey, JobError> {
         let job = &self.inner.job;
-        BlobKey::new(format!("t/{}/jobs/{}/{}", job.tenant, job.id, name)).permanent()
+        layout::artifact(&job.tenant, &job.id.0, name).permanent()
     }
 
     /// The prefix under which every artifact of this job lives.
@@ -148,6 +172,35 @@ impl JobContext {
     /// Streams an artifact into the store (never buffered whole), hashing it on the way.
     pub async fn put_artifact(&self, name: &str, content_type: &str, body: ByteStream) -> Result<Artifact, JobError> {
         let key = self.artifact_key(name)?;
+        self.put_key(key, name, content_type, body).await
+    }
+
+    /// Streams a blob into one of the tenant's areas other than the job's own folder
+    /// (`t/<tenant>/photos/<photo>/<size>.<ext>` for the library): only the areas the
+    /// kind's runner declares ([`crate::JobRunner::writes`]); anything else is refused.
+    /// The returned record names the blob; it is not one of the job's artifacts.
+    pub async fn put_in(
+        &self,
+        area: Area,
+        rest: &str,
+        content_type: &str,
+        body: ByteStream,
+    ) -> Result<Artifact, JobError> {
+        if !self.inner.areas.contains(&area) {
+            let msg = format!("this job kind does not write to {}", area.segment());
+            return Err(JobError::permanent(tintype_codes::common::INTERNAL, msg));
+        }
+        let key = layout::in_area(&self.inner.job.tenant, area, rest).permanent()?;
+        self.put_key(key, rest, content_type, body).await
+    }
+
+    async fn put_key(
+        &self,
+        key: BlobKey,
+        name: &str,
+        content_type: &str,
+        body: ByteStream,
+    ) -> Result<Artifact, JobError> {
         let hasher = Arc::new(Mutex::new((Sha256::new(), 0u64)));
         let tap = hasher.clone();
         let body: ByteStream = Box::pin(body.map(move |chunk| {
@@ -160,7 +213,7 @@ impl JobContext {
         let opts = PutOptions { content_type: Some(content_type.to_owned()) };
         self.inner.blobs.put(&key, body, opts).await.retryable()?;
         let (digest, bytes) = {
-            let h = hasher.lock().map_err(|_| JobError::permanent("internal", "poisoned"))?;
+            let h = hasher.lock().map_err(|_| JobError::permanent(tintype_codes::common::INTERNAL, "poisoned"))?;
             (h.0.clone().finalize(), h.1)
         };
         Ok(Artifact {
@@ -179,16 +232,22 @@ impl JobContext {
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
-        let _permit =
-            self.inner.blocking.acquire().await.map_err(|_| JobError::transient("shutting_down", "pool closed"))?;
+        let _permit = self
+            .inner
+            .blocking
+            .acquire()
+            .await
+            .map_err(|_| JobError::transient(crate::error::SHUTTING_DOWN, "pool closed"))?;
         let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || span.in_scope(f))
             .await
-            .map_err(|e| JobError::permanent("panic", format!("blocking task failed: {e}")))
+            .map_err(|e| JobError::permanent(crate::error::PANIC, format!("blocking task failed: {e}")))
     }
 }
 
-/// `t/<tenant>/jobs/<job>/`: where a job's artifacts live.
+/// `t/<tenant>/jobs/<job>/`: where a job's artifacts live (see [`layout::job_prefix`]).
 pub fn job_prefix(job: &Job) -> String {
-    format!("t/{}/jobs/{}/", job.tenant, job.id)
+    // Ids are made by the engine and tenants are single segments; a row that breaks
+    // that names no folder of its own, so nothing of another job's is ever touched.
+    layout::job_prefix(&job.tenant, &job.id.0).unwrap_or_else(|_| format!("t/.invalid/{}/", job.id.0.len()))
 }

@@ -1,15 +1,31 @@
-//! Typed job outcomes: a step fails with a [`JobError`] that says whether another attempt
-//! may help. [`ResultExt`] makes the choice explicit at each call site:
-//! `store.put(..).await.retryable()?`, `decode(bytes).permanent()?`.
+//! Typed job outcomes: a step fails with a [`JobError`] that carries a stable [`Code`]
+//! and says whether another attempt may help. [`ResultExt`] makes the choice explicit at
+//! each call site: `store.put(..).await.retryable()?`, `decode(bytes).permanent()?`.
 
-use std::borrow::Cow;
 use std::fmt;
+
+pub use tintype_codes::{Code, Coded};
+
+tintype_codes::codes! {
+    /// The job stopped because its tenant cancelled it.
+    CANCELLED = ("cancelled", Conflict);
+    /// The job's code panicked (the worker survives; the job fails for good).
+    PANIC = ("panic", Internal);
+    /// The job's task was aborted (the worker is stopping); transient.
+    ABORTED = ("aborted", Unavailable);
+    /// The worker's blocking pool is closed (shutting down); transient.
+    SHUTTING_DOWN = ("shutting_down", Unavailable);
+    /// No runner for the job's kind in this worker.
+    KIND_NOT_SERVED = ("kind_not_served", Unsupported);
+    /// A `sleep` job asked to fail.
+    SLEEP_FAILED = ("sleep_failed", Internal);
+}
 
 /// Why a job stopped without an output.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobError {
     /// Stable public code (`unsupported_format`, `storage_error`, `cancelled`, ...).
-    pub code: Cow<'static, str>,
+    pub code: Code,
     /// Human-readable detail.
     pub message: String,
     /// Whether another attempt may succeed.
@@ -17,27 +33,30 @@ pub struct JobError {
 }
 
 impl JobError {
-    /// Code of the error a job returns when it saw a cancel request.
-    pub const CANCELLED: &'static str = "cancelled";
-
     /// A failure that will not go away by retrying (bad input, unsupported, too large).
-    pub fn permanent(code: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
-        Self { code: code.into(), message: message.into(), retryable: false }
+    pub fn permanent(code: Code, message: impl Into<String>) -> Self {
+        Self { code, message: message.into(), retryable: false }
     }
 
     /// A failure that may go away (I/O, timeouts, storage 5xx).
-    pub fn transient(code: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
-        Self { code: code.into(), message: message.into(), retryable: true }
+    pub fn transient(code: Code, message: impl Into<String>) -> Self {
+        Self { code, message: message.into(), retryable: true }
+    }
+
+    /// An error whose code decides: transient kinds (unavailable, rate-limited) retry.
+    pub fn from_coded(e: &impl Coded) -> Self {
+        let code = e.code();
+        Self { code, message: e.to_string(), retryable: code.kind().is_transient() }
     }
 
     /// The job stopped because its tenant cancelled it.
     pub fn cancelled() -> Self {
-        Self::permanent(Self::CANCELLED, "cancelled on request")
+        Self::permanent(CANCELLED, "cancelled on request")
     }
 
     /// True for [`JobError::cancelled`].
     pub fn is_cancelled(&self) -> bool {
-        self.code == Self::CANCELLED
+        self.code == CANCELLED
     }
 }
 
@@ -49,33 +68,9 @@ impl fmt::Display for JobError {
 
 impl std::error::Error for JobError {}
 
-/// An error that knows its stable public code.
-pub trait Coded: fmt::Display {
-    /// Stable public code.
-    fn code(&self) -> Cow<'static, str>;
-}
-
-impl Coded for tintype_blobs::BlobError {
-    fn code(&self) -> Cow<'static, str> {
-        Cow::Borrowed(tintype_blobs::BlobError::code(self))
-    }
-}
-
-impl Coded for tintype_queue::QueueError {
-    fn code(&self) -> Cow<'static, str> {
-        Cow::Borrowed(tintype_queue::QueueError::code(self))
-    }
-}
-
-impl Coded for std::io::Error {
-    fn code(&self) -> Cow<'static, str> {
-        Cow::Borrowed("io_error")
-    }
-}
-
-impl Coded for serde_json::Error {
-    fn code(&self) -> Cow<'static, str> {
-        Cow::Borrowed("invalid_input")
+impl Coded for JobError {
+    fn code(&self) -> Code {
+        self.code
     }
 }
 
@@ -85,6 +80,8 @@ pub trait ResultExt<T> {
     fn retryable(self) -> Result<T, JobError>;
     /// Retrying cannot help.
     fn permanent(self) -> Result<T, JobError>;
+    /// The code's kind decides (see [`JobError::from_coded`]).
+    fn by_code(self) -> Result<T, JobError>;
 }
 
 impl<T, E: Coded> ResultExt<T> for Result<T, E> {
@@ -94,6 +91,10 @@ impl<T, E: Coded> ResultExt<T> for Result<T, E> {
 
     fn permanent(self) -> Result<T, JobError> {
         self.map_err(|e| JobError::permanent(e.code(), e.to_string()))
+    }
+
+    fn by_code(self) -> Result<T, JobError> {
+        self.map_err(|e| JobError::from_coded(&e))
     }
 }
 
@@ -105,11 +106,14 @@ mod tests {
     fn call_site_chooses_retry_behaviour() {
         let io: Result<(), std::io::Error> = Err(std::io::Error::other("disk"));
         let e = io.retryable().unwrap_err();
-        assert_eq!((e.code.as_ref(), e.retryable), ("io_error", true));
+        assert_eq!((e.code.name(), e.retryable), ("io_error", true));
         let bad: Result<(), tintype_blobs::BlobError> = Err(tintype_blobs::BlobError::NotFound);
         let e = bad.permanent().unwrap_err();
-        assert_eq!((e.code.as_ref(), e.retryable), ("blob_not_found", false));
+        assert_eq!((e.code.name(), e.retryable), ("blob_not_found", false));
+        let down: Result<(), tintype_blobs::BlobError> =
+            Err(tintype_blobs::BlobError::Io(std::io::Error::other("5xx")));
+        assert!(down.by_code().unwrap_err().retryable, "storage errors are transient by kind");
         assert!(JobError::cancelled().is_cancelled());
-        assert!(!JobError::permanent("x", "y").is_cancelled());
+        assert!(!JobError::permanent(SLEEP_FAILED, "y").is_cancelled());
     }
 }

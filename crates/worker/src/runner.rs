@@ -13,9 +13,9 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, info, warn};
 
-use crate::context::{JobContext, job_prefix};
+use crate::context::{JobContext, Resources, job_prefix};
 use crate::error::JobError;
-use crate::handler::Registry;
+use crate::runners::Runners;
 
 /// How a worker runs.
 #[derive(Debug, Clone)]
@@ -63,19 +63,19 @@ impl Default for WorkerConfig {
 pub struct Worker {
     engine: Arc<dyn Engine>,
     blobs: Arc<dyn BlobStore>,
-    registry: Arc<Registry>,
+    runners: Arc<Runners>,
     config: WorkerConfig,
 }
 
 impl Worker {
-    /// A worker over the given engine, store and job kinds.
+    /// A worker over the given engine, store and kinds' runners.
     pub fn new(
         engine: Arc<dyn Engine>,
         blobs: Arc<dyn BlobStore>,
-        registry: Arc<Registry>,
+        runners: Arc<Runners>,
         config: WorkerConfig,
     ) -> Self {
-        Self { engine, blobs, registry, config }
+        Self { engine, blobs, runners, config }
     }
 
     /// Runs until `shutdown` fires, then drains as described in the module docs.
@@ -88,11 +88,16 @@ impl Worker {
         let hand_back = CancellationToken::new();
         let mut tasks = JoinSet::new();
         let mut ready = std::collections::VecDeque::new();
-        let shared = Arc::new(Shared {
+        let resources = Resources {
             engine: self.engine.clone(),
             blobs: self.blobs.clone(),
-            registry: self.registry.clone(),
             blocking,
+            progress_interval: cfg.progress_interval,
+        };
+        let shared = Arc::new(Shared {
+            engine: self.engine.clone(),
+            runners: self.runners.clone(),
+            resources,
             config: cfg.clone(),
         });
         // One claim at a time runs beside the dispatching below, topping `ready` up to the
@@ -209,9 +214,8 @@ impl Worker {
 /// What every job task of one worker shares.
 struct Shared {
     engine: Arc<dyn Engine>,
-    blobs: Arc<dyn BlobStore>,
-    registry: Arc<Registry>,
-    blocking: Arc<Semaphore>,
+    runners: Arc<Runners>,
+    resources: Resources,
     config: WorkerConfig,
 }
 
@@ -230,13 +234,13 @@ impl std::ops::Deref for JobRun {
 
 /// How one attempt ended, before it is written to the engine.
 enum Ending {
-    /// The handler returned (or panicked); with the step it was in.
+    /// The runner returned (or panicked); with the step it was in.
     Done(Result<tintype_queue::JobOutput, JobError>, Option<String>),
     HandBack,
 }
 
 impl JobRun {
-    /// Runs one attempt while holding a slot; the slot is freed as soon as the handler
+    /// Runs one attempt while holding a slot; the slot is freed as soon as the runner
     /// returns, so writing the outcome overlaps the next claim (and outcomes written at
     /// the same moment share one statement).
     async fn run(self, claim: Claimed, slot: OwnedSemaphorePermit) {
@@ -253,24 +257,17 @@ impl JobRun {
         .await
     }
 
-    /// Runs the handler in its own task while heartbeating the lease.
+    /// Runs the runner in its own task while heartbeating the lease.
     async fn attempt(&self, claim: &Claimed) -> Ending {
-        let Some(handler) = self.registry.get(&claim.job.kind).cloned() else {
-            let msg = format!("no handler for job kind {:?} in this worker", claim.job.kind);
-            return Ending::Done(Err(JobError::permanent("unknown_kind", msg)), None);
+        let Some(runner) = self.runners.get(&claim.job.kind).cloned() else {
+            let msg = format!("no runner for job kind {:?} in this worker", claim.job.kind);
+            return Ending::Done(Err(JobError::permanent(crate::error::KIND_NOT_SERVED, msg)), None);
         };
         let cancel = CancellationToken::new();
-        let ctx = JobContext::new(
-            claim.job.clone(),
-            claim.lease.clone(),
-            self.engine.clone(),
-            self.blobs.clone(),
-            cancel.clone(),
-            self.blocking.clone(),
-            self.config.progress_interval,
-        );
+        let ctx =
+            JobContext::new(claim.job.clone(), claim.lease.clone(), cancel.clone(), runner.writes(), &self.resources);
         let watch = ctx.clone();
-        let mut task = tokio::spawn(async move { handler.run(ctx).await }.in_current_span());
+        let mut task = tokio::spawn(async move { runner.run(ctx).await }.in_current_span());
         let mut beat = tokio::time::interval(self.config.lease / 3);
         beat.tick().await;
         loop {
@@ -278,8 +275,8 @@ impl JobRun {
                 joined = &mut task => {
                     let result = match joined {
                         Ok(result) => result,
-                        Err(e) if e.is_panic() => Err(JobError::permanent("panic", panic_message(e.into_panic()))),
-                        Err(e) => Err(JobError::transient("aborted", e.to_string())),
+                        Err(e) if e.is_panic() => Err(JobError::permanent(crate::error::PANIC, panic_message(e.into_panic()))),
+                        Err(e) => Err(JobError::transient(crate::error::ABORTED, e.to_string())),
                     };
                     return Ending::Done(result, watch.current_step());
                 }
@@ -341,7 +338,7 @@ impl JobRun {
     }
 
     async fn remove_artifacts(&self, claim: &Claimed) {
-        if let Err(e) = self.blobs.delete_prefix(&job_prefix(&claim.job)).await {
+        if let Err(e) = self.resources.blobs.delete_prefix(&job_prefix(&claim.job)).await {
             warn!(error = %e, "could not remove partial artifacts");
         }
     }

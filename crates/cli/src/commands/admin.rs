@@ -3,7 +3,8 @@
 
 use anyhow::{Context, bail};
 use clap::Subcommand;
-use tintype_queue::{JobFilter, JobId, JobState, NewApiKey};
+use tintype_catalog::NewApiKey;
+use tintype_queue::{JobFilter, JobId, JobState};
 
 use crate::config::Config;
 use crate::wiring;

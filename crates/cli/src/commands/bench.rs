@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use clap::Subcommand;
 use tintype_blobs::LocalStore;
 use tintype_queue::{JobOutput, NewJob};
-use tintype_worker::{JobContext, JobError, JobHandler, Registry, Worker};
+use tintype_worker::{JobContext, JobError, JobRunner, Runners, Worker};
 use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
@@ -65,15 +65,9 @@ struct BenchJob {
 struct BenchKind(Arc<BenchJob>);
 
 #[async_trait]
-impl JobHandler for BenchKind {
+impl JobRunner for BenchKind {
     fn kind(&self) -> &'static str {
         "bench"
-    }
-    fn steps(&self) -> &'static [&'static str] {
-        &[]
-    }
-    fn validate(&self, _input: &serde_json::Value) -> Result<(), String> {
-        Ok(())
     }
     async fn run(&self, ctx: JobContext) -> Result<JobOutput, JobError> {
         if let Some(t0) = ctx.job().input.get("t0_us").and_then(|v| v.as_u64()) {
@@ -95,7 +89,7 @@ pub(crate) async fn run(config: &Config, cmd: BenchCommand) -> anyhow::Result<()
     }
     // On PostgreSQL: a scratch schema, dropped at the end, so the bench leaves nothing.
     let scratch =
-        wiring::is_postgres(&config.database_url()).then(|| format!("bench_{}", uuid::Uuid::new_v4().simple()));
+        tintype_db::is_postgres(&config.database_url()).then(|| format!("bench_{}", uuid::Uuid::new_v4().simple()));
     if let Some(schema) = &scratch {
         scratch_schema(&config, schema, true).await?;
     }
@@ -135,13 +129,13 @@ async fn run_bench(
         all_done: Notify::new(),
         latencies: tx,
     });
-    let mut registry = Registry::new();
-    registry.register(BenchKind(bench.clone()));
+    let mut runners = Runners::new();
+    runners.add(Arc::new(BenchKind(bench.clone())));
     // Several processes drain `noop` jobs (the kind every `tintype worker` has) and the
     // end is seen in the database; one process drains `bench` jobs and counts them itself.
     let drain_kind = if processes > 1 { "noop" } else { "bench" };
-    tintype_worker::builtin::register(&mut registry);
-    let registry = Arc::new(registry);
+    tintype_worker::builtin::runners(&mut runners);
+    let runners = Arc::new(runners);
     eprintln!("database: {}", config.database_url());
 
     // Throughput: pre-insert, then drain with the workers.
@@ -168,7 +162,7 @@ async fn run_bench(
         let w = Worker::new(
             engine.clone(),
             blobs.clone(),
-            registry.clone(),
+            runners.clone(),
             tintype_worker::WorkerConfig { id: format!("bench-{n}"), ..wcfg.clone() },
         );
         handles.push(tokio::spawn(w.run(stop.clone())));

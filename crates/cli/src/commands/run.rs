@@ -16,13 +16,14 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tintype_blobs::{BlobKey, BlobStore, LocalStore, PutOptions};
-use tintype_queue::sqlite::SqliteEngine;
-use tintype_queue::{Catalog, Engine, EngineConfig, Job, JobState, NewJob, NewUpload};
-use tintype_worker::{Worker, WorkerConfig};
+use tintype_catalog::{Catalog, NewUpload};
+use tintype_db::Db;
+use tintype_kinds::Submit;
+use tintype_queue::{EngineConfig, Job, JobState, NewJob};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::wiring;
+use crate::wiring::{self, Backends};
 
 /// Job kinds `run` and `submit` know.
 #[derive(Debug, Subcommand)]
@@ -130,25 +131,28 @@ pub(crate) async fn run(config: &Config, cmd: KindCommand) -> anyhow::Result<()>
         .tempdir_in(&args.out)
         .with_context(|| format!("--out: cannot write in {}", args.out.display()))?;
     let url = format!("sqlite://{}", scratch.path().join("run.db").display());
-    let engine = Arc::new(SqliteEngine::open(&url, EngineConfig::default()).await?);
+    let db = Db::Sqlite(tintype_db::SqliteDb::open(&url).await?);
+    let backends = Backends::open(db, EngineConfig::default()).await?;
     let blobs = Arc::new(LocalStore::open(scratch.path().join("blobs"))?);
-    let catalog: Arc<dyn Catalog> = engine.clone();
-    let registry = Arc::new(wiring::registry(config, catalog.clone()));
+    let mut assembly = wiring::assembly(config, backends, blobs.clone())?;
+    assembly.worker.concurrency = 1;
+    let (engine, catalog) = (assembly.backends.engine.clone(), assembly.backends.catalog.clone());
     let source = if is_url(&args.input) {
         json!({ "url": args.input })
     } else {
         json!({ "upload_id": local_upload(&*catalog, &*blobs, Path::new(&args.input)).await? })
     };
-    let input = args.input(source)?;
-    let handler = registry.get("print").context("this build has no print pipeline")?;
-    if let Err(why) = handler.validate(&input) {
-        return Err(JobFailed { kind: "print".into(), code: "invalid_input".into(), message: why }.into());
+    let mut input = args.input(source)?;
+    let kinds = assembly.kinds();
+    let spec = kinds.get("print")?;
+    let submit = Submit { tenant: "local", plan: "pro", catalog: &*catalog };
+    if let Err(why) = spec.validate(&mut input, submit).await {
+        return Err(JobFailed { kind: "print".into(), code: why.code.name().into(), message: why.message }.into());
     }
     let mut events = engine.subscribe();
     let job = NewJob { max_attempts: 1, ..NewJob::new("local", "print", input) };
     let id = engine.enqueue(job).await?.job.id;
-    let worker_config = WorkerConfig { concurrency: 1, ..wiring::worker_config(config) };
-    let worker = Worker::new(engine.clone(), blobs.clone(), registry, worker_config);
+    let worker = assembly.worker();
     let stop = CancellationToken::new();
     let running = tokio::spawn(worker.run(stop.clone()));
     let bar = Progress::new();
@@ -174,7 +178,7 @@ pub(crate) async fn run(config: &Config, cmd: KindCommand) -> anyhow::Result<()>
 async fn local_upload(catalog: &dyn Catalog, blobs: &dyn BlobStore, path: &Path) -> anyhow::Result<String> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let sha256 = hex::encode(Sha256::digest(&bytes));
-    let key = BlobKey::new(format!("t/local/uploads/{sha256}"))?;
+    let key = tintype_blobs::layout::upload("local", &sha256)?;
     let size = bytes.len() as u64;
     let body = futures::stream::once(async move { Ok(bytes::Bytes::from(bytes)) });
     blobs.put(&key, Box::pin(body), PutOptions::default()).await?;

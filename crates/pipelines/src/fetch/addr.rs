@@ -148,6 +148,7 @@ fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tintype_codes::Coded;
 
     const OPEN: &str = "ok";
 

@@ -18,6 +18,8 @@ use bytes::{Bytes, BytesMut};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::header::{CONTENT_TYPE, LOCATION};
 use reqwest::{Client, StatusCode, Url, redirect};
+use serde::{Deserialize, Serialize};
+use tintype_codes::{Code, Coded};
 
 pub use addr::check_addr;
 
@@ -45,6 +47,60 @@ impl Default for FetchPolicy {
             max_redirects: 5,
             allow_private: false,
             allow_loopback: false,
+        }
+    }
+}
+
+/// `[fetch]` in the configuration: the rules for http(s) source URLs, as operators write
+/// them. Defaults are [`FetchPolicy::default`]'s.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FetchSection {
+    /// Deadline for a whole fetch, seconds.
+    pub timeout_secs: f64,
+    /// Largest body, bytes.
+    pub max_bytes: u64,
+    /// Redirects followed.
+    pub max_redirects: u8,
+    /// Allow private addresses (RFC 1918, CGNAT, ULA): only on a trusted network.
+    pub allow_private: bool,
+    /// Allow loopback addresses: only for local testing.
+    pub allow_loopback: bool,
+}
+
+impl Default for FetchSection {
+    fn default() -> Self {
+        let p = FetchPolicy::default();
+        Self {
+            timeout_secs: p.timeout.as_secs_f64(),
+            max_bytes: p.max_bytes,
+            max_redirects: p.max_redirects,
+            allow_private: p.allow_private,
+            allow_loopback: p.allow_loopback,
+        }
+    }
+}
+
+impl FetchSection {
+    /// Checks the section; the error names the field.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(self.timeout_secs.is_finite() && self.timeout_secs > 0.0) {
+            return Err(format!("fetch.timeout_secs: must be a positive number of seconds, got {}", self.timeout_secs));
+        }
+        if self.max_bytes == 0 {
+            return Err("fetch.max_bytes: must be positive".into());
+        }
+        Ok(())
+    }
+
+    /// The policy the section describes.
+    pub fn policy(&self) -> FetchPolicy {
+        FetchPolicy {
+            timeout: Duration::from_secs_f64(self.timeout_secs),
+            max_bytes: self.max_bytes,
+            max_redirects: self.max_redirects,
+            allow_private: self.allow_private,
+            allow_loopback: self.allow_loopback,
         }
     }
 }
@@ -120,23 +176,47 @@ pub enum FetchError {
     TooManyRedirects(u8),
 }
 
-impl FetchError {
-    /// The stable public code of this error.
-    pub fn code(&self) -> &'static str {
+tintype_codes::codes! {
+    /// Not a URL.
+    INVALID_URL = ("invalid_url", InvalidInput);
+    /// Not http or https.
+    URL_SCHEME_NOT_ALLOWED = ("url_scheme_not_allowed", InvalidInput);
+    /// A URL with a user or password in it.
+    URL_CREDENTIALS_NOT_ALLOWED = ("url_credentials_not_allowed", InvalidInput);
+    /// The host resolves to a private, loopback, link-local or metadata address.
+    URL_HOST_NOT_ALLOWED = ("url_host_not_allowed", InvalidInput);
+    /// The host name did not resolve (transient).
+    DNS_FAILED = ("dns_failed", Unavailable);
+    /// The fetch took longer than its deadline (transient).
+    FETCH_TIMEOUT = ("fetch_timeout", Unavailable);
+    /// The response is larger than the limit.
+    FETCH_TOO_LARGE = ("fetch_too_large", TooLarge);
+    /// The server answered a non-success status (5xx, 408 and 429 are transient).
+    FETCH_STATUS = ("fetch_status", Unavailable);
+    /// Connecting or reading failed (transient).
+    FETCH_FAILED = ("fetch_failed", Unavailable);
+    /// More redirects than allowed.
+    TOO_MANY_REDIRECTS = ("too_many_redirects", InvalidInput);
+}
+
+impl Coded for FetchError {
+    fn code(&self) -> Code {
         match self {
-            FetchError::InvalidUrl { .. } => "invalid_url",
-            FetchError::SchemeNotAllowed(_) => "url_scheme_not_allowed",
-            FetchError::CredentialsNotAllowed => "url_credentials_not_allowed",
-            FetchError::HostNotAllowed { .. } => "url_host_not_allowed",
-            FetchError::DnsFailed { .. } => "dns_failed",
-            FetchError::Timeout(_) => "fetch_timeout",
-            FetchError::TooLarge { .. } => "fetch_too_large",
-            FetchError::Status { .. } => "fetch_status",
-            FetchError::Failed(_) => "fetch_failed",
-            FetchError::TooManyRedirects(_) => "too_many_redirects",
+            FetchError::InvalidUrl { .. } => INVALID_URL,
+            FetchError::SchemeNotAllowed(_) => URL_SCHEME_NOT_ALLOWED,
+            FetchError::CredentialsNotAllowed => URL_CREDENTIALS_NOT_ALLOWED,
+            FetchError::HostNotAllowed { .. } => URL_HOST_NOT_ALLOWED,
+            FetchError::DnsFailed { .. } => DNS_FAILED,
+            FetchError::Timeout(_) => FETCH_TIMEOUT,
+            FetchError::TooLarge { .. } => FETCH_TOO_LARGE,
+            FetchError::Status { .. } => FETCH_STATUS,
+            FetchError::Failed(_) => FETCH_FAILED,
+            FetchError::TooManyRedirects(_) => TOO_MANY_REDIRECTS,
         }
     }
+}
 
+impl FetchError {
     /// Whether trying again later could succeed: DNS, timeouts, transport failures, 5xx,
     /// 408 and 429. Everything else is permanent.
     pub fn is_retryable(&self) -> bool {

@@ -1,9 +1,11 @@
 //! The `print` job kind (SPEC §5, SnapToSize): one artwork in, print-ready ZIP packs out
 //! (one per ratio group, each under `max_zip_bytes`), or one JPEG at one size.
 //!
+//! - [`config`]: the `[print]` section and the runner's settings.
 //! - [`input`]: the input document, validated at submit and at run time.
 //! - [`plan`]: choosing qualities and parts so each ZIP fits (pure arithmetic).
 //! - [`render`]: the synchronous work of one group: estimate, encode in bands, verify.
+//! - [`spec`]: the submit side ([`PrintSpec`]): schema, validation, the plan's watermark.
 //! - this module: the job: fetching the source, decoding, rendering group by group on the
 //!   blocking pool, streaming each ZIP into the store, and the report in the job output.
 //!
@@ -11,9 +13,11 @@
 //! `encoding` (progress per file, over the whole job) and `zipping` (the ZIP streams into
 //! the store), and `storing` at the end.
 
+pub mod config;
 pub mod input;
 pub mod plan;
 pub mod render;
+pub mod spec;
 
 use std::sync::Arc;
 
@@ -22,16 +26,19 @@ use bytes::Bytes;
 use futures::StreamExt;
 use serde_json::json;
 use tintype_blobs::BlobKey;
+use tintype_catalog::{Catalog, UPLOAD_NOT_FOUND};
+use tintype_codes::Coded;
+use tintype_codes::common::INVALID_INPUT;
+use tintype_imaging::ImagingError;
 use tintype_imaging::catalog::{self, Orientation, PrintSize, orientation_of};
 use tintype_imaging::decode::{Decoded, decode};
 use tintype_imaging::geometry::Fit;
 use tintype_imaging::watermark::Watermark;
-use tintype_imaging::{ImagingError, Limits};
-use tintype_queue::{Artifact, Catalog, JobOutput};
-use tintype_worker::{JobContext, JobError, JobHandler, ResultExt};
+use tintype_queue::{Artifact, JobOutput};
+use tintype_worker::{JobContext, JobError, JobRunner, ResultExt};
 use tokio::sync::mpsc;
 
-use crate::fetch::{FetchPolicy, fetch};
+use crate::fetch::fetch;
 use crate::zipstream;
 use input::{FitMode, Mode, PrintInput, Source, WantOrientation};
 use render::{FileReport, GroupPack, Observer, RenderError, Settings, Target, render_group};
@@ -39,31 +46,34 @@ use render::{FileReport, GroupPack, Observer, RenderError, Settings, Target, ren
 /// The kind name.
 pub const KIND: &str = "print";
 
+tintype_codes::codes! {
+    /// No output of the pack fits `max_zip_bytes`, even alone at quality 60.
+    OUTPUT_TOO_LARGE = ("output_too_large", TooLarge);
+    /// One output too big for any ZIP on its own (listed in `skipped`; the job goes on).
+    TOO_LARGE_FOR_ZIP = ("too_large_for_zip", TooLarge);
+    /// The local temp disk failed (full, unwritable); transient.
+    SPOOL_FAILED = ("spool_failed", Unavailable);
+    /// Writing a ZIP failed; transient.
+    ZIP_FAILED = ("zip_failed", Unavailable);
+}
+
 /// The plan whose outputs are watermarked.
 pub const FREE_PLAN: &str = "free";
 
 /// Steps, in order (a pack repeats resizing, encoding and zipping for each group).
 pub const STEPS: &[&str] = &["fetching", "decoding", "resizing", "encoding", "zipping", "storing"];
 
-/// Settings of the pipeline (from the `[print]` and `[fetch]` config sections).
-#[derive(Debug, Clone)]
-pub struct PrintConfig {
-    /// Rules for URL sources.
-    pub fetch: FetchPolicy,
-    /// Decoding limits.
-    pub limits: Limits,
-    /// Threads one job uses to encode a group's files (both cores by default).
-    pub threads: usize,
-}
+pub use config::{PrintConfig, PrintSection};
+pub use spec::PrintSpec;
 
-impl Default for PrintConfig {
-    fn default() -> Self {
-        let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).min(4);
-        PrintConfig { fetch: FetchPolicy::default(), limits: Limits::default(), threads }
-    }
-}
+/// `print` in [`crate::PIPELINES`].
+pub const PIPELINE: crate::Pipeline = crate::Pipeline {
+    kind: KIND,
+    spec: |s| Arc::new(PrintSpec::new(s.print.limits())),
+    runner: |s, deps| Arc::new(Print::new(deps.catalog.clone(), s.print.runner_config(&s.fetch))),
+};
 
-/// The `print` job handler.
+/// The `print` runner.
 #[derive(Clone)]
 pub struct Print {
     catalog: Arc<dyn Catalog>,
@@ -71,39 +81,24 @@ pub struct Print {
 }
 
 impl Print {
-    /// A handler that resolves upload ids through `catalog`.
+    /// A runner that resolves upload ids through `catalog`.
     pub fn new(catalog: Arc<dyn Catalog>, config: PrintConfig) -> Self {
         Print { catalog, config }
     }
 }
 
-fn parse(doc: &serde_json::Value) -> Result<PrintInput, String> {
+pub(crate) fn parse(doc: &serde_json::Value) -> Result<PrintInput, String> {
     PrintInput::parse(doc, catalog::groups(), |label| catalog::find(label).is_some())
 }
 
 #[async_trait]
-impl JobHandler for Print {
+impl JobRunner for Print {
     fn kind(&self) -> &'static str {
         KIND
     }
 
-    fn steps(&self) -> &'static [&'static str] {
-        STEPS
-    }
-
-    fn validate(&self, input: &serde_json::Value) -> Result<(), String> {
-        parse(input).map(|_| ())
-    }
-
-    /// Free-plan outputs carry a visible watermark (SPEC §6).
-    fn apply_plan(&self, input: &mut serde_json::Value, plan: &str) {
-        if plan == FREE_PLAN {
-            input["watermark"] = json!(true);
-        }
-    }
-
     async fn run(&self, ctx: JobContext) -> Result<JobOutput, JobError> {
-        let input = parse(&ctx.job().input).map_err(|e| JobError::permanent("invalid_input", e))?;
+        let input = parse(&ctx.job().input).map_err(|e| JobError::permanent(INVALID_INPUT, e))?;
         ctx.step("fetching").await?;
         let bytes = self.source_bytes(&ctx, &input.source).await?;
         ctx.step("decoding").await?;
@@ -156,7 +151,7 @@ impl Print {
                     .get_upload(&ctx.job().tenant, id)
                     .await
                     .retryable()?
-                    .ok_or_else(|| JobError::permanent("upload_not_found", format!("no upload {id}")))?;
+                    .ok_or_else(|| JobError::permanent(UPLOAD_NOT_FOUND, format!("no upload {id}")))?;
                 if upload.bytes > max {
                     return Err(imaging_error(ImagingError::FileTooLarge { bytes: upload.bytes, limit: max }));
                 }
@@ -165,7 +160,9 @@ impl Print {
                 let mut body = got.body;
                 let mut buf = Vec::with_capacity(got.meta.size.min(max) as usize);
                 while let Some(chunk) = body.next().await {
-                    buf.extend_from_slice(&chunk.map_err(|e| JobError::transient("storage_error", e.to_string()))?);
+                    buf.extend_from_slice(
+                        &chunk.map_err(|e| JobError::transient(tintype_blobs::STORAGE_ERROR, e.to_string()))?,
+                    );
                     if buf.len() as u64 > max {
                         return Err(imaging_error(ImagingError::FileTooLarge { bytes: buf.len() as u64, limit: max }));
                     }
@@ -248,7 +245,7 @@ async fn pack(
     }
     ctx.step("storing").await?;
     if artifacts.is_empty() {
-        return Err(JobError::permanent("output_too_large", "no output fits max_zip_bytes even at quality 60"));
+        return Err(JobError::permanent(OUTPUT_TOO_LARGE, "no output fits max_zip_bytes even at quality 60"));
     }
     let result = json!({
         "mode": "pack",
@@ -323,7 +320,7 @@ async fn single(
     settings: Settings,
 ) -> Result<JobOutput, JobError> {
     let (w, h) = decoded.pixels.dimensions();
-    let size = single_size(input).ok_or_else(|| JobError::permanent("invalid_input", "unknown size"))?;
+    let size = single_size(input).ok_or_else(|| JobError::permanent(INVALID_INPUT, "unknown size"))?;
     let orientation = match input.orientation {
         WantOrientation::Auto => orientation_of(w, h),
         WantOrientation::Portrait => Orientation::Portrait,
@@ -494,7 +491,7 @@ async fn store_zip(ctx: &JobContext, rendered: Arc<GroupPack>, name: String) -> 
     });
     let put = ctx.put_artifact(&name, "application/zip", stream);
     let (written, stored) = tokio::join!(write, put);
-    written?.map_err(|e| JobError::transient("zip_failed", e.to_string()))?;
+    written?.map_err(|e| JobError::transient(ZIP_FAILED, e.to_string()))?;
     stored
 }
 
@@ -513,7 +510,7 @@ fn spool_dir() -> Result<tempfile::TempDir, JobError> {
 
 /// Local disk trouble (full, unwritable) may pass: transient.
 fn spool_error(e: std::io::Error) -> JobError {
-    JobError::transient("spool_failed", format!("temporary file: {e}"))
+    JobError::transient(SPOOL_FAILED, format!("temporary file: {e}"))
 }
 
 /// Imaging errors are permanent: the same bytes fail the same way.

@@ -209,7 +209,7 @@ pub struct Skipped {
     /// Bytes at quality 60.
     pub bytes: u64,
     /// Stable code: `too_large_for_zip`.
-    pub code: &'static str,
+    pub code: tintype_codes::Code,
 }
 
 /// One ZIP of a group: its name and entries (path inside, index into the encoded files).
@@ -369,7 +369,7 @@ fn split_group(
             && alone(i, f) > limit
         {
             let size = names[i].rsplit('/').next().unwrap_or_default().split('_').next().unwrap_or_default();
-            skipped.push(Skipped { size: size.to_owned(), bytes: f.bytes, code: "too_large_for_zip" });
+            skipped.push(Skipped { size: size.to_owned(), bytes: f.bytes, code: super::TOO_LARGE_FOR_ZIP });
             *slot = None;
         }
     }

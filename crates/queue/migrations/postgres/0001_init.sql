@@ -46,28 +46,6 @@ CREATE INDEX jobs_artifacts ON jobs (artifacts_expire_at) WHERE state = 'succeed
 CREATE INDEX jobs_tenant ON jobs (tenant, id);
 CREATE INDEX jobs_state ON jobs (state, id);
 
-CREATE TABLE api_keys (
-    id         text   PRIMARY KEY,                     -- key_<uuidv7>
-    tenant     text   NOT NULL,
-    plan       text   NOT NULL,
-    key_hash   text   NOT NULL UNIQUE,                 -- hex SHA-256 of the secret
-    label      text,
-    created_at bigint NOT NULL,
-    revoked_at bigint
-);
-
-CREATE TABLE uploads (
-    id           text   PRIMARY KEY,                   -- upl_<uuidv7>
-    tenant       text   NOT NULL,
-    sha256       text   NOT NULL,
-    bytes        bigint NOT NULL,
-    content_type text   NOT NULL,
-    filename     text,
-    blob_key     text   NOT NULL,
-    created_at   bigint NOT NULL,
-    UNIQUE (tenant, sha256)
-);
-
 -- Every visible change of a job (not heartbeats) is sent as a JobEvent document on the
 -- channel `tintype_jobs_<schema>`, delivered to listeners when its transaction commits.
 CREATE FUNCTION tintype_notify_job() RETURNS trigger LANGUAGE plpgsql AS $$

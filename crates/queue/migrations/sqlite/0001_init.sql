@@ -43,25 +43,3 @@ CREATE INDEX jobs_artifacts ON jobs (artifacts_expire_at) WHERE state = 'succeed
 -- list: newest first per tenant, and per state (the dead-letter list).
 CREATE INDEX jobs_tenant ON jobs (tenant, id);
 CREATE INDEX jobs_state ON jobs (state, id);
-
-CREATE TABLE api_keys (
-    id         TEXT    PRIMARY KEY,                   -- key_<uuidv7>
-    tenant     TEXT    NOT NULL,
-    plan       TEXT    NOT NULL,
-    key_hash   TEXT    NOT NULL UNIQUE,               -- hex SHA-256 of the secret
-    label      TEXT,
-    created_at INTEGER NOT NULL,
-    revoked_at INTEGER
-);
-
-CREATE TABLE uploads (
-    id           TEXT    PRIMARY KEY,                 -- upl_<uuidv7>
-    tenant       TEXT    NOT NULL,
-    sha256       TEXT    NOT NULL,
-    bytes        INTEGER NOT NULL,
-    content_type TEXT    NOT NULL,
-    filename     TEXT,
-    blob_key     TEXT    NOT NULL,
-    created_at   INTEGER NOT NULL,
-    UNIQUE (tenant, sha256)
-);

@@ -11,9 +11,9 @@
 //!
 //! The cases live by area: [`jobs`] (enqueue, idempotency, claim), [`leases`] (fencing,
 //! heartbeats, rescue, release), [`outcomes`] (failures, cancel, retry, expiry),
-//! [`listing`] (list and events) and [`catalog`].
+//! [`listing`] (list and events), [`admission`] (caps and counts).
 
-pub mod catalog;
+pub mod admission;
 pub mod jobs;
 pub mod leases;
 pub mod listing;
@@ -25,12 +25,12 @@ use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 
-use crate::clock::Clock;
-use crate::engine::{Catalog, Engine};
+use crate::engine::Engine;
 use crate::model::{Claimed, Job, NewJob};
 use crate::{EngineConfig, RetryPolicy};
+use tintype_db::Clock;
 
-pub use catalog::*;
+pub use admission::*;
 pub use jobs::*;
 pub use leases::*;
 pub use listing::*;
@@ -59,8 +59,8 @@ macro_rules! engine_conformance {
             rescue_requeues, rescue_cancel_requested, rescue_last_attempt,
             release_gives_attempt_back, transient_failure_backs_off, permanent_failure,
             cancel_queued, cancel_running, cancel_finished, retry_failed,
-            artifacts_expire, list_filters_and_pages, events_in_order, api_keys,
-            uploads_dedup_per_tenant);
+            artifacts_expire, list_filters_and_pages, events_in_order, admission_caps_active_jobs,
+            admission_holds_under_concurrency, counts_by_queue_and_state);
     };
     (@cases always $factory:expr; $($case:ident),+ $(,)?) => {
         $(
@@ -87,8 +87,6 @@ macro_rules! engine_conformance {
 pub struct Fixture {
     /// The engine under test.
     pub engine: Arc<dyn Engine>,
-    /// The same database's catalog.
-    pub catalog: Arc<dyn Catalog>,
     /// The config the engine was opened with.
     pub config: EngineConfig,
     /// Keeps the database alive (a temporary directory, a schema to drop) for the case.
@@ -97,13 +95,8 @@ pub struct Fixture {
 
 impl Fixture {
     /// Wraps an engine opened with `config`; `guard` is dropped when the case ends.
-    pub fn new(
-        engine: Arc<dyn Engine>,
-        catalog: Arc<dyn Catalog>,
-        config: EngineConfig,
-        guard: impl Any + Send + Sync,
-    ) -> Self {
-        Self { engine, catalog, config, _guard: Box::new(guard) }
+    pub fn new(engine: Arc<dyn Engine>, config: EngineConfig, guard: impl Any + Send + Sync) -> Self {
+        Self { engine, config, _guard: Box::new(guard) }
     }
 
     /// The engine's manual clock.

@@ -85,7 +85,7 @@ async fn write(pool: &PgPool, config: &EngineConfig, batch: Vec<Completion>) {
         }
         Err(e) => {
             for c in batch {
-                let _ = c.reply.send(Err(QueueError::Database(sqlx::Error::Protocol(e.to_string()))));
+                let _ = c.reply.send(Err(QueueError::internal(e.to_string())));
             }
         }
     }

@@ -2,13 +2,13 @@
 //! state-guarded statement; when it touches no row, a read says why.
 
 use chrono::{DateTime, Utc};
-use sqlx::postgres::{PgPool, PgRow, Postgres};
+use sqlx::postgres::{PgConnection, PgPool, PgRow, Postgres};
 use sqlx::{Executor, QueryBuilder, Row};
 
 use super::{PostgresEngine, duration_ms, ms};
 use crate::engine::Result;
 use crate::error::QueueError;
-use crate::model::{Enqueued, Job, JobFilter, JobId, JobPage, JobState, NewJob};
+use crate::model::{Enqueued, Job, JobFilter, JobId, JobPage, JobState, NewJob, QueueCount};
 use crate::rows as row;
 
 /// Default and largest page of `list`.
@@ -16,11 +16,38 @@ const PAGE_DEFAULT: u32 = 50;
 const PAGE_MAX: u32 = 500;
 
 /// One idempotent insert; a request whose row did not come back reused a key: the stored
-/// job is returned if its fingerprint matches, else `IdempotencyConflict`.
+/// job is returned if its fingerprint matches, else `IdempotencyConflict`. Under an
+/// admission cap, one transaction holding the tenant's advisory lock replays, counts and
+/// inserts, so concurrent enqueues of one tenant (from any process) are admitted in turn.
 pub(super) async fn enqueue(engine: &PostgresEngine, new: NewJob) -> Result<Enqueued> {
     new.validate()?;
+    let Some(cap) = new.admission.max_active else {
+        let mut conn = engine.pool.acquire().await?;
+        return insert_or_replay(engine, &mut conn, &new).await;
+    };
+    let mut tx = engine.pool.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('tintype_admit'), hashtext($1))")
+        .bind(&new.tenant)
+        .execute(&mut *tx)
+        .await?;
+    if let Some(replay) = replayed(&mut tx, &new).await? {
+        return Ok(replay);
+    }
+    let active: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM jobs WHERE tenant = $1 AND state IN ('queued', 'running')")
+            .bind(&new.tenant)
+            .fetch_one(&mut *tx)
+            .await?;
+    if active >= i64::from(cap) {
+        return Err(QueueError::TooManyActive { limit: cap });
+    }
+    let done = insert_or_replay(engine, &mut tx, &new).await?;
+    tx.commit().await?;
+    Ok(done)
+}
+
+async fn insert_or_replay(engine: &PostgresEngine, conn: &mut PgConnection, new: &NewJob) -> Result<Enqueued> {
     let now = ms(engine.config.clock.now());
-    let fingerprint = new.fingerprint();
     let inserted = sqlx::query(
         "INSERT INTO jobs (id, tenant, kind, queue, priority, state, progress, attempt, max_attempts,
             run_at, cancel_requested, idempotency_key, fingerprint, input, correlation_id,
@@ -37,26 +64,41 @@ pub(super) async fn enqueue(engine: &PostgresEngine, new: NewJob) -> Result<Enqu
     .bind(new.max_attempts)
     .bind(new.run_at.map_or(now, ms))
     .bind(&new.idempotency_key)
-    .bind(&fingerprint)
+    .bind(new.fingerprint())
     .bind(row::to_json(&new.input)?)
     .bind(&new.correlation_id)
     .bind(new.artifact_ttl.map(duration_ms))
     .bind(now)
-    .fetch_optional(&engine.pool)
+    .fetch_optional(&mut *conn)
     .await?;
     if let Some(inserted) = inserted {
         return Ok(Enqueued { job: row::job(&inserted)?, created: true });
     }
+    replayed(conn, new).await?.ok_or_else(|| QueueError::corrupt("a conflicting job vanished"))
+}
+
+/// The job an earlier enqueue made with the same key: the same request (`Some`), a
+/// conflict, or `None` when no job has the key (or the request has none).
+async fn replayed(conn: &mut PgConnection, new: &NewJob) -> Result<Option<Enqueued>> {
+    if new.idempotency_key.is_none() {
+        return Ok(None);
+    }
     let stored = sqlx::query("SELECT * FROM jobs WHERE tenant = $1 AND idempotency_key = $2")
         .bind(&new.tenant)
         .bind(&new.idempotency_key)
-        .fetch_one(&engine.pool)
+        .fetch_optional(&mut *conn)
         .await?;
+    let Some(stored) = stored else { return Ok(None) };
     let stored_fingerprint: String = stored.try_get("fingerprint")?;
-    if stored_fingerprint != fingerprint {
+    if stored_fingerprint != new.fingerprint() {
         return Err(QueueError::IdempotencyConflict);
     }
-    Ok(Enqueued { job: row::job(&stored)?, created: false })
+    Ok(Some(Enqueued { job: row::job(&stored)?, created: false }))
+}
+
+pub(super) async fn counts(engine: &PostgresEngine) -> Result<Vec<QueueCount>> {
+    let rows = sqlx::query(row::COUNTS).fetch_all(&engine.pool).await?;
+    rows.iter().map(row::queue_count).collect()
 }
 
 pub(super) async fn cancel(engine: &PostgresEngine, tenant: Option<&str>, id: &JobId) -> Result<Job> {
@@ -181,7 +223,7 @@ pub(super) async fn rescue_expired(engine: &PostgresEngine, now: DateTime<Utc>) 
             run_at = CASE WHEN cancel_requested OR attempt >= max_attempts THEN run_at ELSE $1 END,
             finished_at = CASE WHEN cancel_requested OR attempt >= max_attempts THEN $1 ELSE NULL END,
             error = CASE WHEN cancel_requested THEN error
-                         ELSE json_build_object('code', 'lease_expired',
+                         ELSE json_build_object('code', $2::text,
                                                 'message', 'the worker stopped renewing its lease',
                                                 'step', step,
                                                 'retryable', attempt < max_attempts)::text
@@ -191,6 +233,7 @@ pub(super) async fn rescue_expired(engine: &PostgresEngine, now: DateTime<Utc>) 
          RETURNING id",
     )
     .bind(ms(now))
+    .bind(crate::error::LEASE_EXPIRED.name())
     .fetch_all(&engine.pool)
     .await?;
     rows.iter().map(|r| Ok(JobId(r.try_get("id")?))).collect()

@@ -98,7 +98,7 @@ pub(super) async fn complete(engine: &PostgresEngine, lease: &Lease, output: Job
     let (reply, rx) = tokio::sync::oneshot::channel();
     let request =
         Completion { id: lease.job_id.0.clone(), token: lease.token.clone(), output: row::to_json(&output)?, reply };
-    let stopped = || QueueError::Database(sqlx::Error::Protocol("the completer has stopped".into()));
+    let stopped = || QueueError::internal("the completer has stopped");
     engine.completes.send(request).map_err(|_| stopped())?;
     rx.await.map_err(|_| stopped())?
 }

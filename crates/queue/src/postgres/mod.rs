@@ -15,66 +15,35 @@
 //! - [`lease`]: claim, heartbeat, progress, outcomes; [`completions`]: completions
 //!   written at the same moment share one statement.
 //! - [`jobs`]: enqueue, cancel, retry, get, list, rescue, expiry.
-//! - [`catalog`]: API keys and uploads.
 
-mod catalog;
 mod completions;
 mod jobs;
 mod lease;
 mod listen;
 
-use std::str::FromStr;
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::{Executor, SqlSafeStr};
+use sqlx::postgres::PgPool;
+use tintype_db::PgDb;
+pub use tintype_db::PgSettings;
 use tokio::sync::broadcast;
 
 use crate::EngineConfig;
-use crate::clock::Clock;
 use crate::engine::{Engine, Result};
 use crate::error::QueueError;
 use crate::model::{
     Claimed, Control, Enqueued, Job, JobEvent, JobFailure, JobFilter, JobId, JobOutput, JobPage, Lease, NewJob,
-    Progress,
+    Progress, QueueCount,
 };
-
-/// The embedded schema, newest last. Applied by [`PostgresEngine::migrate`] (and at open).
-static MIGRATOR: LazyLock<Migrator> = LazyLock::new(|| {
-    let migration = |version, name: &str, sql: &'static str| {
-        Migration::new(version, name.to_owned().into(), MigrationType::Simple, sql.into_sql_str(), false)
-    };
-    Migrator::with_migrations(vec![
-        migration(1, "init", include_str!("../../migrations/postgres/0001_init.sql")),
-        migration(2, "claim plan", include_str!("../../migrations/postgres/0002_claim_plan.sql")),
-    ])
-});
-
-/// PostgreSQL-only settings.
-#[derive(Debug, Clone)]
-pub struct PgSettings {
-    /// Connections in the pool (one more is held for LISTEN).
-    pub pool_size: u32,
-    /// Schema holding the tables (`None`: the connection's default, normally `public`).
-    /// Tests use one schema per case.
-    pub schema: Option<String>,
-    /// Apply the migrations at open (`tintype migrate` does it explicitly otherwise).
-    pub migrate: bool,
-}
-
-impl Default for PgSettings {
-    fn default() -> Self {
-        Self { pool_size: 10, schema: None, migrate: true }
-    }
-}
+use tintype_db::Clock;
 
 /// The PostgreSQL engine. Cloning is cheap (the pool and the event channel are shared).
 #[derive(Debug, Clone)]
 pub struct PostgresEngine {
+    db: PgDb,
     pool: PgPool,
     config: EngineConfig,
     events: broadcast::Sender<JobEvent>,
@@ -87,35 +56,29 @@ pub struct PostgresEngine {
 }
 
 impl PostgresEngine {
-    /// Connects to `url` (`postgres://user@host:port/db`), applies the migrations unless
-    /// told not to, and starts listening for job changes.
+    /// Connects to `url` (`postgres://user@host:port/db`), applies the queue's migrations
+    /// and starts listening for job changes. A process with other components opens the
+    /// [`PgDb`] once and uses [`Self::new`].
     pub async fn open(url: &str, config: EngineConfig, settings: PgSettings) -> Result<Self, QueueError> {
-        let mut options = PgConnectOptions::from_str(url)?;
-        if let Some(schema) = &settings.schema {
-            if !schema.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || schema.is_empty() {
-                return Err(QueueError::Invalid(format!("schema name {schema:?}: letters, digits and _ only")));
-            }
-            options = options.options([("search_path", schema.as_str())]);
-        }
-        let pool = PgPoolOptions::new()
-            .max_connections(settings.pool_size.max(2))
-            .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options)
-            .await?;
-        if settings.migrate {
-            MIGRATOR.run(&pool).await?;
-        }
-        let schema: String = sqlx::query_scalar("SELECT current_schema()").fetch_one(&pool).await?;
-        let (events, _) = broadcast::channel(config.event_capacity.max(1));
-        let listener = listen::start(&pool, &format!("tintype_jobs_{schema}"), events.clone()).await?;
-        let (completes, completer) = completions::start(pool.clone(), config.clone());
-        Ok(Self { pool, config, events, completes, _completer: Arc::new(completer), _listener: Arc::new(listener) })
+        let db = PgDb::open(url, settings).await?;
+        db.migrate(&crate::MIGRATIONS).await?;
+        Self::new(db, config).await
     }
 
-    /// Applies any embedded migration not yet applied (idempotent).
+    /// The engine over `db`, whose queue migrations the caller applied; starts the LISTEN
+    /// and completer tasks.
+    pub async fn new(db: PgDb, config: EngineConfig) -> Result<Self, QueueError> {
+        let pool = db.pool().clone();
+        let (events, _) = broadcast::channel(config.event_capacity.max(1));
+        let channel = format!("tintype_jobs_{}", db.schema());
+        let listener = listen::start(&pool, &channel, events.clone()).await?;
+        let (completes, completer) = completions::start(pool.clone(), config.clone());
+        Ok(Self { db, pool, config, events, completes, _completer: Arc::new(completer), _listener: Arc::new(listener) })
+    }
+
+    /// Applies any queue migration not yet applied (idempotent).
     pub async fn migrate(&self) -> Result<(), QueueError> {
-        MIGRATOR.run(&self.pool).await?;
-        Ok(())
+        Ok(self.db.migrate(&crate::MIGRATIONS).await?)
     }
 
     /// The engine's clock.
@@ -130,8 +93,7 @@ impl PostgresEngine {
 
     /// Runs raw SQL (tests and operators: e.g. dropping a test schema).
     pub async fn execute(&self, sql: &'static str) -> Result<(), QueueError> {
-        self.pool.execute(sql).await?;
-        Ok(())
+        Ok(self.db.execute(sql).await?)
     }
 }
 
@@ -145,20 +107,16 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// Unix milliseconds, the stored form of every timestamp.
-fn ms(t: DateTime<Utc>) -> i64 {
-    t.timestamp_millis()
-}
-
-/// A duration in milliseconds, saturating.
-fn duration_ms(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-}
+pub(crate) use tintype_db::rows::{duration_ms, ms};
 
 #[async_trait]
 impl Engine for PostgresEngine {
     async fn enqueue(&self, job: NewJob) -> Result<Enqueued> {
         jobs::enqueue(self, job).await
+    }
+
+    async fn counts(&self) -> Result<Vec<QueueCount>> {
+        jobs::counts(self).await
     }
 
     async fn claim(&self, worker: &str, queues: &[String], limit: usize, lease: Duration) -> Result<Vec<Claimed>> {
@@ -226,7 +184,6 @@ impl Engine for PostgresEngine {
     }
 
     async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
+        Ok(self.db.ping().await?)
     }
 }

@@ -48,13 +48,13 @@ impl<Req, Resp> Combiner<Req, Resp> {
 pub(super) fn outcome<Resp>(received: Result<Result<Resp>, oneshot::error::RecvError>) -> Result<Resp> {
     // The sender is dropped only if the task running the batch died (runtime shutdown);
     // the engine runs combined writes in their own task so a caller cannot abandon them.
-    received.unwrap_or_else(|_| Err(QueueError::Database(sqlx::Error::Protocol("combined write abandoned".into()))))
+    received.unwrap_or_else(|_| Err(QueueError::internal("combined write abandoned")))
 }
 
 /// Sends every request of a failed batch the same error.
 pub(super) fn fail_all<Req, Resp>(batch: Vec<Pending<Req, Resp>>, error: &QueueError) {
     for (_, tx) in batch {
-        let copy = QueueError::Database(sqlx::Error::Protocol(error.to_string()));
+        let copy = QueueError::internal(error.to_string());
         let _ = tx.send(Err(copy));
     }
 }

@@ -2,6 +2,10 @@
 //! idempotency_key) DO NOTHING RETURNING *` for every enqueue waiting for the writer
 //! (see [`super::combine`]). A request whose row did not come back reused a key: the
 //! stored job is returned if its fingerprint matches, else `IdempotencyConflict`.
+//!
+//! An enqueue with an admission cap is not combined: it takes the writer for one
+//! `BEGIN IMMEDIATE` transaction (so processes sharing the file cannot interleave) that
+//! replays an idempotent request, counts the tenant's active jobs and inserts.
 
 use std::collections::HashMap;
 
@@ -51,22 +55,11 @@ const INSERT: &str = "INSERT INTO jobs (id, tenant, kind, queue, priority, state
 
 pub(super) async fn enqueue(engine: &SqliteEngine, new: NewJob) -> Result<Enqueued> {
     new.validate()?;
-    let now = ms(engine.config.clock.now());
-    let request = NewRow {
-        id: JobId::new().0,
-        fingerprint: new.fingerprint(),
-        input: row::to_json(&new.input)?,
-        run_at: new.run_at.map_or(now, ms),
-        artifact_ttl_ms: new.artifact_ttl.map(duration_ms),
-        created_at: now,
-        tenant: new.tenant,
-        kind: new.kind,
-        queue: new.queue,
-        priority: new.priority,
-        max_attempts: new.max_attempts,
-        idempotency_key: new.idempotency_key,
-        correlation_id: new.correlation_id,
-    };
+    let cap = new.admission.max_active;
+    let request = new_row(engine, new)?;
+    if let Some(cap) = cap {
+        return admitted(engine, request, cap).await;
+    }
     let mut rx = engine.enqueues.push(request);
     tokio::select! {
         biased;
@@ -80,6 +73,48 @@ pub(super) async fn enqueue(engine: &SqliteEngine, new: NewJob) -> Result<Enqueu
         }
     }
     combine::outcome(rx.await)
+}
+
+/// One enqueue under a cap on the tenant's active jobs, in one immediate transaction.
+async fn admitted(engine: &SqliteEngine, request: NewRow, cap: u32) -> Result<Enqueued> {
+    let mut conn = engine.writer().await?;
+    let mut tx = sqlx::Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE").await?;
+    if let Some(replay) = replayed(&mut tx, &request).await? {
+        return Ok(replay);
+    }
+    let active: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM jobs WHERE tenant = ?1 AND state IN ('queued', 'running')")
+            .bind(&request.tenant)
+            .fetch_one(&mut *tx)
+            .await?;
+    if active >= i64::from(cap) {
+        return Err(QueueError::TooManyActive { limit: cap });
+    }
+    let mut inserted = insert(&mut tx, &[&request]).await?;
+    tx.commit().await?;
+    let job = inserted.remove(&request.id).ok_or_else(|| QueueError::corrupt("an admitted insert returned nothing"))?;
+    engine.publish(&job);
+    Ok(Enqueued { job, created: true })
+}
+
+/// The row an enqueue inserts.
+fn new_row(engine: &SqliteEngine, new: NewJob) -> Result<NewRow> {
+    let now = ms(engine.config.clock.now());
+    Ok(NewRow {
+        id: JobId::new().0,
+        fingerprint: new.fingerprint(),
+        input: row::to_json(&new.input)?,
+        run_at: new.run_at.map_or(now, ms),
+        artifact_ttl_ms: new.artifact_ttl.map(duration_ms),
+        created_at: now,
+        tenant: new.tenant,
+        kind: new.kind,
+        queue: new.queue,
+        priority: new.priority,
+        max_attempts: new.max_attempts,
+        idempotency_key: new.idempotency_key,
+        correlation_id: new.correlation_id,
+    })
 }
 
 async fn insert_batch(engine: &SqliteEngine, conn: &mut SqliteConnection, batch: Vec<Pending<NewRow, Enqueued>>) {
@@ -107,14 +142,23 @@ async fn insert(conn: &mut SqliteConnection, rows: &[&NewRow]) -> Result<HashMap
 
 /// The job an earlier enqueue made with the same key: the same request, or a conflict.
 async fn existing(conn: &mut SqliteConnection, request: &NewRow) -> Result<Enqueued> {
+    replayed(conn, request).await?.ok_or_else(|| QueueError::corrupt("a conflicting job vanished"))
+}
+
+/// As [`existing`], `None` when no job has the request's key (or it has none).
+async fn replayed(conn: &mut SqliteConnection, request: &NewRow) -> Result<Option<Enqueued>> {
+    if request.idempotency_key.is_none() {
+        return Ok(None);
+    }
     let stored = sqlx::query("SELECT * FROM jobs WHERE tenant = ?1 AND idempotency_key = ?2")
         .bind(&request.tenant)
         .bind(&request.idempotency_key)
-        .fetch_one(conn)
+        .fetch_optional(conn)
         .await?;
+    let Some(stored) = stored else { return Ok(None) };
     let fingerprint: String = stored.try_get("fingerprint")?;
     if fingerprint != request.fingerprint {
         return Err(QueueError::IdempotencyConflict);
     }
-    Ok(Enqueued { job: row::job(&stored)?, created: false })
+    Ok(Some(Enqueued { job: row::job(&stored)?, created: false }))
 }

@@ -9,8 +9,8 @@ use sqlx::{Executor, QueryBuilder};
 use super::{SqliteEngine, ms};
 use crate::engine::Result;
 use crate::error::QueueError;
-use crate::model::{Job, JobFilter, JobId, JobPage, JobState};
-use crate::rows as row;
+use crate::model::{Job, JobFilter, JobId, JobPage, JobState, QueueCount};
+use crate::rows::{self as row, COUNTS};
 
 /// Default and largest page of `list`.
 const PAGE_DEFAULT: u32 = 50;
@@ -133,7 +133,7 @@ pub(super) async fn list(engine: &SqliteEngine, filter: &JobFilter) -> Result<Jo
         query.push(" AND id < ").push_bind(cursor.as_str());
     }
     query.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(limit));
-    let rows = query.build().fetch_all(&engine.reader).await?;
+    let rows = query.build().fetch_all(engine.reader()).await?;
     let jobs = rows.iter().map(row::job).collect::<Result<Vec<_>>>()?;
     let next_cursor = match jobs.last() {
         Some(last) if jobs.len() == limit as usize => Some(last.id.clone()),
@@ -154,7 +154,7 @@ pub(super) async fn rescue_expired(engine: &SqliteEngine, now: DateTime<Utc>) ->
             finished_at = CASE WHEN cancel_requested OR attempt >= max_attempts THEN ?1
                                ELSE NULL END,
             error = CASE WHEN cancel_requested THEN error
-                         ELSE json_object('code', 'lease_expired',
+                         ELSE json_object('code', ?2,
                                           'message', 'the worker stopped renewing its lease',
                                           'step', step,
                                           'retryable', json(CASE WHEN attempt >= max_attempts
@@ -165,6 +165,7 @@ pub(super) async fn rescue_expired(engine: &SqliteEngine, now: DateTime<Utc>) ->
          RETURNING *",
     )
     .bind(ms(now))
+    .bind(crate::error::LEASE_EXPIRED.name())
     .fetch_all(&mut *engine.writer().await?)
     .await?;
     let mut ids = Vec::with_capacity(rows.len());
@@ -183,7 +184,12 @@ pub(super) async fn due_for_expiry(engine: &SqliteEngine, now: DateTime<Utc>, li
     )
     .bind(ms(now))
     .bind(i64::from(limit))
-    .fetch_all(&engine.reader)
+    .fetch_all(engine.reader())
     .await?;
     rows.iter().map(row::job).collect()
+}
+
+pub(super) async fn counts(engine: &SqliteEngine) -> Result<Vec<QueueCount>> {
+    let rows = sqlx::query(COUNTS).fetch_all(engine.reader()).await?;
+    rows.iter().map(row::queue_count).collect()
 }

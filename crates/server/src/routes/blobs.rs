@@ -12,7 +12,8 @@ use axum::response::{IntoResponse, Response};
 use tintype_blobs::{BlobKey, SignedQuery};
 
 use crate::AppState;
-use crate::error::ApiError;
+use crate::error::{ApiError, INVALID_HEADER};
+use tintype_blobs::{RANGE_NOT_SATISFIABLE, SIGNATURE_INVALID};
 
 /// Serves a signed blob link.
 pub async fn serve(
@@ -21,7 +22,7 @@ pub async fn serve(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let forbidden = || ApiError::new(StatusCode::FORBIDDEN, "signature_invalid", "the link is not valid");
+    let forbidden = || ApiError::new(SIGNATURE_INVALID, "the link is not valid");
     let q = query.as_deref().and_then(SignedQuery::parse).ok_or_else(forbidden)?;
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     state.signer.verify("GET", &key, &q, now)?;
@@ -67,11 +68,11 @@ pub async fn serve(
 }
 
 fn unsatisfiable(size: u64) -> ApiError {
-    ApiError::new(StatusCode::RANGE_NOT_SATISFIABLE, "range_not_satisfiable", format!("the blob has {size} bytes"))
+    ApiError::new(RANGE_NOT_SATISFIABLE, format!("the blob has {size} bytes"))
 }
 
 fn header_value(s: &str) -> Result<HeaderValue, ApiError> {
-    HeaderValue::from_str(s).map_err(|_| ApiError::bad_request("invalid_header", "value not representable in a header"))
+    HeaderValue::from_str(s).map_err(|_| ApiError::new(INVALID_HEADER, "value not representable in a header"))
 }
 
 /// Content type from a key's extension (the local store does not record one).

@@ -9,9 +9,13 @@ use serde::Deserialize;
 use serde_json::json;
 use tintype_queue::{JobFilter, JobId, JobState, NewJob, QueueError};
 
-use crate::error::ApiError;
+use crate::error::{
+    ARTIFACT_NOT_FOUND, ARTIFACTS_EXPIRED, ApiError, INVALID_HEADER, INVALID_IDEMPOTENCY_KEY, INVALID_PRIORITY,
+    INVALID_QUERY, INVALID_QUEUE, JOB_FINISHED, JOB_NOT_FINISHED, LINK_FAILED, MULTIPLE_ARTIFACTS, NOT_RETRYABLE,
+};
 use crate::views::{JobView, base_url, signed_link};
 use crate::{AppState, REQUEST_ID, Tenant};
+use tintype_kinds::Submit;
 
 /// Queues a client may name.
 pub const QUEUES: [&str; 5] = ["high", "default", "low", "batch", "gpu"];
@@ -36,29 +40,28 @@ pub async fn create(
     body: Result<Json<CreateJob>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Json(req) = body?;
-    let handler = state
-        .registry
-        .get(&req.kind)
-        .ok_or_else(|| ApiError::unprocessable("unknown_kind", format!("unknown job kind {:?}", req.kind)))?;
+    let spec = state.kinds.get(&req.kind)?;
     let mut input = if req.input.is_null() { json!({}) } else { req.input };
-    handler.validate(&input).map_err(|e| ApiError::unprocessable("invalid_input", e))?;
-    handler.apply_plan(&mut input, &tenant.plan);
-    let queue = req.queue.unwrap_or_else(|| handler.default_queue().to_owned());
+    let submit = Submit { tenant: &tenant.id, plan: &tenant.plan, catalog: &*state.catalog };
+    spec.validate(&mut input, submit).await?;
+    spec.apply_plan(&mut input, &tenant.plan);
+    let queue = req.queue.unwrap_or_else(|| spec.default_queue().to_owned());
     if !QUEUES.contains(&queue.as_str()) {
-        return Err(ApiError::unprocessable("invalid_queue", format!("queue must be one of {}", QUEUES.join(", "))));
+        return Err(ApiError::new(INVALID_QUEUE, format!("queue must be one of {}", QUEUES.join(", "))));
     }
     let priority = req.priority.unwrap_or(0);
     if !(-1000..=1000).contains(&priority) {
-        return Err(ApiError::unprocessable("invalid_priority", "priority must be between -1000 and 1000"));
+        return Err(ApiError::new(INVALID_PRIORITY, "priority must be between -1000 and 1000"));
     }
     let idempotency_key = header_text(&headers, "idempotency-key")?;
     if idempotency_key.as_ref().is_some_and(|k| k.is_empty() || k.len() > 255) {
-        return Err(ApiError::bad_request("invalid_idempotency_key", "Idempotency-Key must be 1 to 255 characters"));
+        return Err(ApiError::new(INVALID_IDEMPOTENCY_KEY, "Idempotency-Key must be 1 to 255 characters"));
     }
     let mut job = NewJob::new(tenant.id, req.kind, input);
     job.queue = queue;
     job.priority = priority;
     job.max_attempts = state.config.max_attempts;
+    job.artifact_ttl = spec.lifetimes().artifacts;
     job.idempotency_key = idempotency_key;
     job.correlation_id = header_text(&headers, REQUEST_ID.as_str())?;
     let enqueued = state.engine.enqueue(job).await?;
@@ -74,9 +77,7 @@ fn header_text(headers: &HeaderMap, name: &str) -> Result<Option<String>, ApiErr
     headers
         .get(name)
         .map(|v| {
-            v.to_str()
-                .map(str::to_owned)
-                .map_err(|_| ApiError::bad_request("invalid_header", format!("{name} must be ASCII")))
+            v.to_str().map(str::to_owned).map_err(|_| ApiError::new(INVALID_HEADER, format!("{name} must be ASCII")))
         })
         .transpose()
 }
@@ -112,9 +113,9 @@ pub async fn list(
     let Query(q) = query?;
     let job_state = match q.state.as_deref() {
         None | Some("") => None,
-        Some(s) => Some(
-            JobState::parse(s).ok_or_else(|| ApiError::bad_request("invalid_query", format!("unknown state {s:?}")))?,
-        ),
+        Some(s) => {
+            Some(JobState::parse(s).ok_or_else(|| ApiError::new(INVALID_QUERY, format!("unknown state {s:?}")))?)
+        }
     };
     let filter = JobFilter {
         tenant: Some(tenant.id),
@@ -142,7 +143,7 @@ pub async fn cancel(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let job = state.engine.cancel(Some(&tenant.id), &JobId(id)).await.map_err(|e| match e {
-        QueueError::InvalidState(s) => ApiError::conflict("job_finished", format!("the job is already {s}")),
+        QueueError::InvalidState(s) => ApiError::new(JOB_FINISHED, format!("the job is already {s}")),
         other => other.into(),
     })?;
     let status = if job.state == JobState::Running { StatusCode::ACCEPTED } else { StatusCode::OK };
@@ -157,10 +158,9 @@ pub async fn retry(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let job = state.engine.retry(Some(&tenant.id), &JobId(id)).await.map_err(|e| match e {
-        QueueError::InvalidState(s) => ApiError::conflict(
-            "not_retryable",
-            format!("only failed or cancelled jobs can be retried; this one is {s}"),
-        ),
+        QueueError::InvalidState(s) => {
+            ApiError::new(NOT_RETRYABLE, format!("only failed or cancelled jobs can be retried; this one is {s}"))
+        }
         other => other.into(),
     })?;
     Ok((StatusCode::ACCEPTED, Json(JobView::new(&state, &base_url(&state, &headers), &job).await)).into_response())
@@ -197,28 +197,28 @@ async fn redirect_to_artifact(
     match job.state {
         JobState::Succeeded => {}
         JobState::Expired => {
-            return Err(ApiError::new(StatusCode::GONE, "artifacts_expired", "the job's artifacts have expired"));
+            return Err(ApiError::new(ARTIFACTS_EXPIRED, "the job's artifacts have expired"));
         }
-        s => return Err(ApiError::conflict("job_not_finished", format!("the job is {s}; nothing to download yet"))),
+        s => return Err(ApiError::new(JOB_NOT_FINISHED, format!("the job is {s}; nothing to download yet"))),
     }
     let artifacts = job.output.map(|o| o.artifacts).unwrap_or_default();
     let artifact = match name {
         Some(n) => artifacts
             .into_iter()
             .find(|a| a.name == n)
-            .ok_or_else(|| ApiError::not_found("artifact_not_found", "artifact"))?,
+            .ok_or_else(|| ApiError::not_found(ARTIFACT_NOT_FOUND, "artifact"))?,
         None if artifacts.len() == 1 => artifacts.into_iter().next().expect("one artifact"),
-        None if artifacts.is_empty() => return Err(ApiError::not_found("artifact_not_found", "artifact")),
+        None if artifacts.is_empty() => return Err(ApiError::not_found(ARTIFACT_NOT_FOUND, "artifact")),
         None => {
             let names: Vec<_> = artifacts.iter().map(|a| a.name.as_str()).collect();
-            return Err(ApiError::conflict("multiple_artifacts", format!("name one of: {}", names.join(", "))));
+            return Err(ApiError::new(MULTIPLE_ARTIFACTS, format!("name one of: {}", names.join(", "))));
         }
     };
-    let (url, _) = signed_link(&state, &base_url(&state, &headers), &artifact.key, &artifact.name)
-        .await
-        .ok_or_else(|| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "link_failed", "could not sign a link"))?;
-    let location = HeaderValue::from_str(&url)
-        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "link_failed", "bad link"))?;
+    let (url, _) =
+        signed_link(&state, &base_url(&state, &headers), &artifact.key, &artifact.name, state.link_ttl(&job.kind))
+            .await
+            .ok_or_else(|| ApiError::new(LINK_FAILED, "could not sign a link"))?;
+    let location = HeaderValue::from_str(&url).map_err(|_| ApiError::new(LINK_FAILED, "bad link"))?;
     Ok((
         StatusCode::FOUND,
         [(header::LOCATION, location), (header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],

@@ -16,11 +16,14 @@ use futures::{Stream, StreamExt, TryStreamExt};
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use tintype_blobs::{BlobKey, ByteStream, PutOptions};
-use tintype_queue::{NewUpload, Upload};
+use tintype_blobs::layout;
+use tintype_blobs::{ByteStream, PutOptions};
+use tintype_catalog::{NewUpload, Upload};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, INVALID_MULTIPART, MISSING_FILE, PAYLOAD_TOO_LARGE};
 use crate::{AppState, Tenant};
+use tintype_catalog::UPLOAD_NOT_FOUND;
+use tintype_codes::common::INTERNAL;
 
 /// The answer to an upload.
 #[derive(Debug, Serialize)]
@@ -51,18 +54,16 @@ pub async fn create(State(state): State<AppState>, tenant: Tenant, req: Request)
     let max = state.config.max_upload_bytes;
     let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|n| n > max) {
-        return Err(ApiError::too_large(format!("uploads are limited to {max} bytes")));
+        return Err(ApiError::new(PAYLOAD_TOO_LARGE, format!("uploads are limited to {max} bytes")));
     }
     let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
     let (upload, duplicate) = if content_type.starts_with("multipart/form-data") {
-        let mut form = Multipart::from_request(req, &state)
-            .await
-            .map_err(|e| ApiError::bad_request("invalid_multipart", e.body_text()))?;
+        let mut form =
+            Multipart::from_request(req, &state).await.map_err(|e| ApiError::new(INVALID_MULTIPART, e.body_text()))?;
         loop {
-            let field =
-                form.next_field().await.map_err(|e| ApiError::bad_request("invalid_multipart", e.body_text()))?;
+            let field = form.next_field().await.map_err(|e| ApiError::new(INVALID_MULTIPART, e.body_text()))?;
             let Some(field) = field else {
-                return Err(ApiError::unprocessable("missing_file", "the form has no file field"));
+                return Err(ApiError::new(MISSING_FILE, "the form has no file field"));
             };
             if field.file_name().is_none() && field.name() != Some("file") {
                 continue;
@@ -106,7 +107,7 @@ pub async fn show(
         .catalog
         .get_upload(&tenant.id, &id)
         .await?
-        .ok_or_else(|| ApiError::not_found("upload_not_found", "upload"))?;
+        .ok_or_else(|| ApiError::not_found(UPLOAD_NOT_FOUND, "upload"))?;
     Ok(Json(UploadView::new(upload, false)))
 }
 
@@ -142,19 +143,18 @@ where
         h.lock().map_err(|_| std::io::Error::other("poisoned"))?.update(&chunk);
         Ok(chunk)
     }));
-    let tmp = BlobKey::new(format!("t/{}/tmp/{}", tenant.id, uuid::Uuid::new_v4().simple()))?;
+    let tmp = layout::upload_in_flight(&tenant.id, &uuid::Uuid::new_v4().simple().to_string())?;
     let put = state.blobs.put(&tmp, body, PutOptions { content_type: Some(content_type.clone()) }).await;
     if too_large.load(Ordering::Relaxed) {
-        return Err(ApiError::too_large(format!("uploads are limited to {max} bytes")));
+        return Err(ApiError::new(PAYLOAD_TOO_LARGE, format!("uploads are limited to {max} bytes")));
     }
     put?;
-    let sha256 =
-        hex::encode(hasher.lock().map_err(|_| ApiError::bad_request("internal", "poisoned"))?.clone().finalize());
+    let sha256 = hex::encode(hasher.lock().map_err(|_| ApiError::new(INTERNAL, "poisoned"))?.clone().finalize());
     if let Some(existing) = state.catalog.find_upload_by_sha256(&tenant.id, &sha256).await? {
         state.blobs.delete(&tmp).await?;
         return Ok((existing, true));
     }
-    let key = BlobKey::new(format!("t/{}/uploads/{sha256}", tenant.id))?;
+    let key = layout::upload(&tenant.id, &sha256)?;
     state.blobs.rename(&tmp, &key).await?;
     let new = NewUpload {
         tenant: tenant.id.clone(),

@@ -1,10 +1,66 @@
-//! Conformance cases for the catalog: API keys (create, find, revoke, "any live key")
-//! and uploads deduplicated per tenant by content hash.
+//! The one suite both catalog drivers pass: API keys (create, find, revoke, "any live
+//! key") and uploads deduplicated per tenant by content hash. A driver's test file runs
+//! every case with [`catalog_conformance!`](crate::catalog_conformance) and an async
+//! factory returning a fresh, empty [`Fixture`] (or `None` to skip).
 
+use std::any::Any;
+use std::sync::Arc;
 use std::time::Duration;
 
-use super::Fixture;
-use crate::catalog::{NewApiKey, NewUpload};
+use chrono::{TimeZone, Utc};
+use tintype_db::Clock;
+
+use crate::Catalog;
+use crate::model::{NewApiKey, NewUpload};
+
+/// Runs every case as its own `#[tokio::test]`; `$factory` is an
+/// `async fn(Clock) -> Option<Fixture>` (`None`: the backend is missing, skip).
+#[macro_export]
+macro_rules! catalog_conformance {
+    ($factory:expr) => {
+        $crate::catalog_conformance!(@cases $factory; api_keys, uploads_dedup_per_tenant);
+    };
+    (@cases $factory:expr; $($case:ident),+) => {
+        $(
+            #[::tokio::test]
+            async fn $case() {
+                if let Some(fixture) = ($factory)($crate::conformance::clock()).await {
+                    $crate::conformance::$case(fixture).await;
+                }
+            }
+        )+
+    };
+}
+
+/// A fresh catalog for one case, on the manual clock it stamps rows with.
+pub struct Fixture {
+    /// The catalog under test.
+    pub catalog: Arc<dyn Catalog>,
+    clock: Clock,
+    _guard: Box<dyn Any + Send + Sync>,
+}
+
+impl Fixture {
+    /// Wraps a catalog; `guard` (a temp dir, a schema) is dropped when the case ends.
+    pub fn new(catalog: Arc<dyn Catalog>, clock: Clock, guard: impl Any + Send + Sync) -> Self {
+        Self { catalog, clock, _guard: Box::new(guard) }
+    }
+
+    /// The manual clock.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// Moves the clock forward.
+    pub fn advance(&self, by: Duration) {
+        self.clock.advance(by);
+    }
+}
+
+/// The clock every case runs on: manual, at 2030-01-01T00:00:00Z.
+pub fn clock() -> Clock {
+    Clock::manual(Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).single().expect("valid start"))
+}
 
 fn key(tenant: &str, hash: &str) -> NewApiKey {
     NewApiKey {

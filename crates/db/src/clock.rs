@@ -1,5 +1,6 @@
-//! The engine's clock: the system clock in production, a manual one in tests so leases,
-//! schedules and backoff can be tested without sleeping.
+//! The storage clock, which every component stamps its rows with: the system clock in
+//! production, a manual one in tests so leases, schedules and backoff can be tested
+//! without sleeping.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};

@@ -1,5 +1,5 @@
-//! Rows beside the jobs: tenants' API keys (stored as hashes) and uploads (content
-//! addressed per tenant). The engine knows blob keys only as strings.
+//! The catalog's model: API keys (the secret itself is never stored, only its hash) and
+//! uploads (content-addressed per tenant; a row names its blob by key, as a string).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -1,0 +1,71 @@
+//! The catalog: tenants' API keys (stored as hashes) and their uploads (content-addressed
+//! per tenant). A component in the pattern every table set follows (ARCHITECTURE.md,
+//! "Adding a table"): the model ([`model`]), a repo trait ([`Catalog`]), one driver per
+//! backend ([`sqlite`], [`postgres`]) over the shared [`tintype_db::Db`], its migrations
+//! ([`MIGRATIONS`]) and one conformance suite ([`conformance`]) that both drivers pass.
+
+pub mod conformance;
+pub mod model;
+pub mod postgres;
+mod rows;
+mod sql;
+pub mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use tintype_db::{Clock, Component, Db, DbError, Step};
+
+pub use model::{ApiKey, NewApiKey, NewUpload, Upload};
+
+tintype_codes::codes! {
+    /// No such upload for this tenant (another tenant's is not found either).
+    UPLOAD_NOT_FOUND = ("upload_not_found", NotFound);
+}
+
+/// Result of every catalog call.
+pub type Result<T, E = DbError> = std::result::Result<T, E>;
+
+/// The catalog's tables on both backends.
+pub static MIGRATIONS: Component = Component {
+    name: "catalog",
+    sqlite: &[Step { version: 1, name: "keys and uploads", sql: include_str!("../migrations/sqlite/0001_init.sql") }],
+    postgres: &[Step {
+        version: 1,
+        name: "keys and uploads",
+        sql: include_str!("../migrations/postgres/0001_init.sql"),
+    }],
+    // Release 0.1's first migration created these tables.
+    legacy: &[(1, 1)],
+};
+
+/// Tenants' API keys and uploads.
+#[async_trait]
+pub trait Catalog: Send + Sync + 'static {
+    /// Stores a key (its hash only).
+    async fn create_api_key(&self, key: NewApiKey) -> Result<ApiKey>;
+    /// The live (not revoked) key with this hash.
+    async fn find_api_key(&self, key_hash: &str) -> Result<Option<ApiKey>>;
+    /// Every key, revoked ones included, oldest first.
+    async fn list_api_keys(&self) -> Result<Vec<ApiKey>>;
+    /// Revokes a key by id; false if there was no live key with that id.
+    async fn revoke_api_key(&self, id: &str) -> Result<bool>;
+    /// Whether any live key exists (no key at all means "open" local mode).
+    async fn has_api_keys(&self) -> Result<bool>;
+
+    /// Records an upload, or returns the tenant's existing upload with the same sha256
+    /// (`false` = duplicate).
+    async fn insert_upload(&self, upload: NewUpload) -> Result<(Upload, bool)>;
+    /// One of the tenant's uploads.
+    async fn get_upload(&self, tenant: &str, id: &str) -> Result<Option<Upload>>;
+    /// The tenant's upload with this content hash.
+    async fn find_upload_by_sha256(&self, tenant: &str, sha256: &str) -> Result<Option<Upload>>;
+}
+
+/// The catalog on an open database (migrations applied by the caller).
+pub fn open(db: &Db, clock: Clock) -> Arc<dyn Catalog> {
+    match db {
+        Db::Sqlite(db) => Arc::new(sqlite::SqliteCatalog::new(db.clone(), clock)),
+        Db::Postgres(db) => Arc::new(postgres::PgCatalog::new(db.clone(), clock)),
+    }
+}

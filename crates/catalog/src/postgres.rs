@@ -1,0 +1,88 @@
+//! The catalog on PostgreSQL: every call one statement on the shared pool.
+
+use async_trait::async_trait;
+use tintype_db::rows::{ms, to_i64};
+use tintype_db::{Clock, DbError, PgDb};
+
+use crate::model::{ApiKey, NewApiKey, NewUpload, Upload};
+use crate::{Catalog, Result, rows as row, sql};
+
+/// The PostgreSQL driver.
+#[derive(Debug, Clone)]
+pub struct PgCatalog {
+    db: PgDb,
+    clock: Clock,
+}
+
+impl PgCatalog {
+    /// The catalog in `db` (its migrations applied), stamping rows with `clock`.
+    pub fn new(db: PgDb, clock: Clock) -> Self {
+        Self { db, clock }
+    }
+}
+
+#[async_trait]
+impl Catalog for PgCatalog {
+    async fn create_api_key(&self, key: NewApiKey) -> Result<ApiKey> {
+        let created = sqlx::query(sql::INSERT_KEY)
+            .bind(sql::key_id())
+            .bind(&key.tenant)
+            .bind(&key.plan)
+            .bind(&key.key_hash)
+            .bind(&key.label)
+            .bind(ms(self.clock.now()))
+            .fetch_one(self.db.pool())
+            .await?;
+        row::api_key(&created)
+    }
+
+    async fn find_api_key(&self, key_hash: &str) -> Result<Option<ApiKey>> {
+        let found = sqlx::query(sql::FIND_KEY).bind(key_hash).fetch_optional(self.db.pool()).await?;
+        found.as_ref().map(row::api_key).transpose()
+    }
+
+    async fn list_api_keys(&self) -> Result<Vec<ApiKey>> {
+        let rows = sqlx::query(sql::LIST_KEYS).fetch_all(self.db.pool()).await?;
+        rows.iter().map(row::api_key).collect()
+    }
+
+    async fn revoke_api_key(&self, id: &str) -> Result<bool> {
+        let done = sqlx::query(sql::REVOKE_KEY).bind(id).bind(ms(self.clock.now())).execute(self.db.pool()).await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn has_api_keys(&self) -> Result<bool> {
+        Ok(sqlx::query_scalar(sql::ANY_KEY).fetch_one(self.db.pool()).await?)
+    }
+
+    async fn insert_upload(&self, upload: NewUpload) -> Result<(Upload, bool)> {
+        let bytes = to_i64(upload.bytes, "upload size")?;
+        let inserted = sqlx::query(sql::INSERT_UPLOAD)
+            .bind(sql::upload_id())
+            .bind(&upload.tenant)
+            .bind(&upload.sha256)
+            .bind(bytes)
+            .bind(&upload.content_type)
+            .bind(&upload.filename)
+            .bind(&upload.blob_key)
+            .bind(ms(self.clock.now()))
+            .fetch_optional(self.db.pool())
+            .await?;
+        if let Some(inserted) = inserted {
+            return Ok((row::upload(&inserted)?, true));
+        }
+        // The conflicting row committed before ours looked, and uploads are never deleted.
+        let existing = self.find_upload_by_sha256(&upload.tenant, &upload.sha256).await?;
+        Ok((existing.ok_or_else(|| DbError::Corrupt("an upload vanished after a conflict".into()))?, false))
+    }
+
+    async fn get_upload(&self, tenant: &str, id: &str) -> Result<Option<Upload>> {
+        let found = sqlx::query(sql::GET_UPLOAD).bind(id).bind(tenant).fetch_optional(self.db.pool()).await?;
+        found.as_ref().map(row::upload).transpose()
+    }
+
+    async fn find_upload_by_sha256(&self, tenant: &str, sha256: &str) -> Result<Option<Upload>> {
+        let found = sqlx::query(sql::FIND_UPLOAD).bind(tenant).bind(sha256).fetch_optional(self.db.pool()).await?;
+        found.as_ref().map(row::upload).transpose()
+    }
+}

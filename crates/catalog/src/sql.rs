@@ -1,0 +1,36 @@
+//! The catalog's statements, written once for both drivers (SQLite accepts PostgreSQL's
+//! `$n` placeholders). Each driver only chooses the connection and binds.
+
+/// Stores a key: id, tenant, plan, key_hash, label, created_at.
+pub(crate) const INSERT_KEY: &str = "INSERT INTO api_keys (id, tenant, plan, key_hash, label, created_at)
+     VALUES ($1, $2, $3, $4, $5, $6)
+     RETURNING *";
+/// The live key with a hash.
+pub(crate) const FIND_KEY: &str = "SELECT * FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL";
+/// Every key, oldest first.
+pub(crate) const LIST_KEYS: &str = "SELECT * FROM api_keys ORDER BY created_at, id";
+/// Revokes a live key: id, revoked_at.
+pub(crate) const REVOKE_KEY: &str = "UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL";
+/// Whether a live key exists.
+pub(crate) const ANY_KEY: &str = "SELECT EXISTS (SELECT 1 FROM api_keys WHERE revoked_at IS NULL)";
+/// Stores an upload unless the tenant has that content: id, tenant, sha256, bytes,
+/// content_type, filename, blob_key, created_at.
+pub(crate) const INSERT_UPLOAD: &str =
+    "INSERT INTO uploads (id, tenant, sha256, bytes, content_type, filename, blob_key, created_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+     ON CONFLICT (tenant, sha256) DO NOTHING
+     RETURNING *";
+/// One upload of a tenant: id, tenant.
+pub(crate) const GET_UPLOAD: &str = "SELECT * FROM uploads WHERE id = $1 AND tenant = $2";
+/// A tenant's upload by content: tenant, sha256.
+pub(crate) const FIND_UPLOAD: &str = "SELECT * FROM uploads WHERE tenant = $1 AND sha256 = $2";
+
+/// A fresh `key_…` id.
+pub(crate) fn key_id() -> String {
+    format!("key_{}", uuid::Uuid::now_v7().simple())
+}
+
+/// A fresh `upl_…` id.
+pub(crate) fn upload_id() -> String {
+    format!("upl_{}", uuid::Uuid::now_v7().simple())
+}

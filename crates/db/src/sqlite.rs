@@ -1,0 +1,128 @@
+//! The embedded SQLite database: one file in WAL mode, ONE writer connection for every
+//! write of every component (so writers never meet `SQLITE_BUSY` among themselves) and a
+//! small read pool. Components borrow the writer with [`SqliteDb::writer`] for one
+//! statement or one transaction at a time.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::migrate::Migrate;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{AssertSqlSafe, ConnectOptions, Connection};
+use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
+
+use crate::migrate::{Backend, Component, LEGACY_TABLE};
+use crate::{DbError, Result};
+
+/// How long a connection waits for a lock held by another process before `SQLITE_BUSY`.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// WAL pages between automatic checkpoints (16 MiB at 4 KiB pages): fewer, larger
+/// checkpoints than SQLite's 1000 keep the writer's tail latency down under load.
+const WAL_CHECKPOINT_PAGES: &str = "4000";
+/// Connections in the read pool.
+const READERS: u32 = 4;
+
+/// An open SQLite database. Cloning is cheap: the writer and the pool are shared.
+#[derive(Debug, Clone)]
+pub struct SqliteDb {
+    /// Exactly one connection: every write goes through it, in order (`None` once closed).
+    /// A plain connection behind a mutex, not a one-connection pool: on a small machine
+    /// the pool's acquire and release cost as much as the statement.
+    writer: Arc<Mutex<Option<SqliteConnection>>>,
+    /// Reads that need no ordering with a write in progress.
+    reader: SqlitePool,
+}
+
+impl SqliteDb {
+    /// Opens (creating if missing) the database at `url` (`sqlite:///abs/path.db`,
+    /// `sqlite://relative.db` or `sqlite::memory:`) with WAL, `synchronous=NORMAL`, a busy
+    /// timeout and foreign keys.
+    pub async fn open(url: &str) -> Result<SqliteDb> {
+        let base = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT)
+            .synchronous(SqliteSynchronous::Normal);
+        let writer = base
+            .clone()
+            .journal_mode(SqliteJournalMode::Wal)
+            .pragma("wal_autocheckpoint", WAL_CHECKPOINT_PAGES)
+            .connect()
+            .await?;
+        // `sqlite::memory:` names one shared-cache database, so readers see the writer's.
+        let reader = SqlitePoolOptions::new()
+            .max_connections(READERS)
+            .min_connections(1)
+            .test_before_acquire(false)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(base.pragma("query_only", "ON"))
+            .await?;
+        Ok(SqliteDb { writer: Arc::new(Mutex::new(Some(writer))), reader })
+    }
+
+    /// The writer connection, held until the guard drops: every write goes through here.
+    pub async fn writer(&self) -> Result<MappedMutexGuard<'_, SqliteConnection>> {
+        MutexGuard::try_map(self.writer.lock().await, Option::as_mut).map_err(|_| DbError::Sql(sqlx::Error::PoolClosed))
+    }
+
+    /// The read pool.
+    pub fn reader(&self) -> &SqlitePool {
+        &self.reader
+    }
+
+    /// Applies the component's steps not yet applied (adopting release 0.1's first).
+    pub async fn migrate(&self, component: &Component) -> Result<()> {
+        let mut conn = self.writer().await?;
+        let exists = |name: String| {
+            sqlx::query_scalar::<_, bool>(
+                "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1)",
+            )
+            .bind(name)
+        };
+        let tracked = exists(component.table()).fetch_one(&mut *conn).await?;
+        if !tracked && exists(LEGACY_TABLE.to_owned()).fetch_one(&mut *conn).await? {
+            let applied: Vec<i64> =
+                sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success").fetch_all(&mut *conn).await?;
+            let mut tx = conn.begin().await?;
+            tx.ensure_migrations_table(&component.table()).await?;
+            for sql in component.adoption(Backend::Sqlite, &applied) {
+                sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        }
+        component.migrator(Backend::Sqlite).run(&mut *conn).await?;
+        Ok(())
+    }
+
+    /// Liveness probe.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.reader).await?;
+        Ok(())
+    }
+
+    /// Closes the writer and the read pool (waiting for reads in flight); later calls
+    /// fail with a database error.
+    pub async fn close(&self) {
+        if let Some(writer) = self.writer.lock().await.take() {
+            // Closing a local file does not fail in any way a caller could act on.
+            let _ = writer.close().await;
+        }
+        self.reader.close().await;
+    }
+}
+
+/// Runs a write to completion even if its caller stops waiting (a dropped HTTP request
+/// must not abandon a combined write that carries other callers' requests too).
+pub async fn detached<T, E>(write: impl Future<Output = Result<T, E>> + Send + 'static) -> Result<T, E>
+where
+    T: Send + 'static,
+    E: From<DbError> + Send + 'static,
+{
+    tokio::spawn(write)
+        .await
+        .unwrap_or_else(|e| Err(DbError::Sql(sqlx::Error::Protocol(format!("write task failed: {e}"))).into()))
+}
