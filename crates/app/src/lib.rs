@@ -108,19 +108,21 @@ impl Assembly {
         }
     }
 
-    /// Every kind's runner (builds them: call in worker processes only).
-    pub fn runners(&self) -> Runners {
-        let deps = RunnerDeps { catalog: self.backends.catalog.clone() };
-        let mut runners = tintype_pipelines::runners(&self.sections, &deps);
+    /// Every kind's runner (builds them: call in worker processes only); the error says
+    /// which kind's runner could not start.
+    pub fn runners(&self) -> Result<Runners, String> {
+        let deps = RunnerDeps::new(&self.sections, self.backends.catalog.clone())?;
+        let mut runners = tintype_pipelines::runners(&self.sections, &deps)?;
         for (_, runner) in &self.extra {
             runners.add(runner.clone());
         }
-        runners
+        Ok(runners)
     }
 
     /// A worker with every runner.
-    pub fn worker(&self) -> Worker {
-        Worker::new(self.backends.engine.clone(), self.blobs.clone(), Arc::new(self.runners()), self.worker.clone())
+    pub fn worker(&self) -> Result<Worker, String> {
+        let runners = Arc::new(self.runners()?);
+        Ok(Worker::new(self.backends.engine.clone(), self.blobs.clone(), runners, self.worker.clone()))
     }
 
     /// The sweeper.
@@ -128,7 +130,8 @@ impl Assembly {
         Sweeper::new(self.backends.engine.clone(), self.blobs.clone(), self.sweeper.clone())
     }
 
-    /// Spawns the role's parts into `tasks` until `shutdown`: the API on `listener` (roles
+    /// Spawns the role's parts into `tasks` until `shutdown` (an error when a runner
+    /// cannot start, before anything is spawned): the API on `listener` (roles
     /// `All` and `Api`; long-lived event streams get `grace` after shutdown before they
     /// are cut), the worker and, with `sweep`, the sweeper loop (roles `All`, `Worker`).
     pub fn spawn(
@@ -139,7 +142,8 @@ impl Assembly {
         sweep: bool,
         shutdown: &CancellationToken,
         tasks: &mut JoinSet<std::io::Result<()>>,
-    ) {
+    ) -> Result<(), String> {
+        let worker = if role == Role::Api { None } else { Some(self.worker()?) };
         if let (true, Some(listener)) = (role != Role::Worker, listener) {
             let (state, stop) = (self.app_state(allow_open), shutdown.clone());
             let grace = self.worker.shutdown_grace + Duration::from_secs(1);
@@ -152,8 +156,8 @@ impl Assembly {
                 tokio::select! { r = server => r, _ = deadline => Ok(()) }
             });
         }
-        if role != Role::Api {
-            let (worker, stop) = (self.worker(), shutdown.clone());
+        if let Some(worker) = worker {
+            let stop = shutdown.clone();
             tasks.spawn(async move {
                 worker.run(stop).await;
                 Ok(())
@@ -166,5 +170,6 @@ impl Assembly {
                 });
             }
         }
+        Ok(())
     }
 }

@@ -40,9 +40,9 @@ pub const PART_CONCURRENCY: usize = 4;
 /// Longest presigned URL lifetime SigV4 allows.
 const MAX_PRESIGN: Duration = Duration::from_secs(7 * 24 * 3600);
 
-/// Where and how to reach a bucket. Unset fields fall back to the `AWS_*` environment
-/// variables (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`,
-/// `AWS_REGION`, `AWS_ENDPOINT_URL`, …), as every S3 client does.
+/// Where and how to reach a bucket, exactly as given: the store reads no environment (the
+/// binary fills unset credentials from the usual `AWS_*` variables). Without credentials
+/// the client asks the instance metadata service, as on EC2.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct S3Config {
     /// Bucket name.
@@ -121,7 +121,7 @@ pub struct S3Store {
 impl S3Store {
     /// Builds a client for `config` (no request is made: see [`BlobStore::ping`]).
     pub fn open(config: &S3Config) -> Result<S3Store, BlobError> {
-        let mut builder = AmazonS3Builder::from_env().with_bucket_name(&config.bucket);
+        let mut builder = AmazonS3Builder::new().with_bucket_name(&config.bucket);
         if let Some(endpoint) = &config.endpoint {
             builder = builder.with_endpoint(endpoint).with_allow_http(endpoint.starts_with("http://"));
         }

@@ -286,10 +286,16 @@ impl Config {
     #[cfg(feature = "s3")]
     fn s3_backend(&self) -> anyhow::Result<BlobBackend> {
         let mut s3 = tintype_blobs::S3Config::from_url(&self.blobs).map_err(|e| anyhow::anyhow!("blobs: {e}"))?;
-        let set = |v: &str| (!v.is_empty()).then(|| v.to_owned());
-        s3.access_key_id = set(&self.s3.access_key_id);
-        s3.secret_access_key = set(&self.s3.secret_access_key);
-        s3.session_token = set(&self.s3.session_token);
+        // `[s3]` first, then the variables every S3 client reads (only the binary reads them).
+        let pick = |v: &str, var: &str| {
+            Some(v.to_owned()).filter(|v| !v.is_empty()).or_else(|| std::env::var(var).ok().filter(|v| !v.is_empty()))
+        };
+        s3.access_key_id = pick(&self.s3.access_key_id, "AWS_ACCESS_KEY_ID");
+        s3.secret_access_key = pick(&self.s3.secret_access_key, "AWS_SECRET_ACCESS_KEY");
+        s3.session_token = pick(&self.s3.session_token, "AWS_SESSION_TOKEN");
+        if s3.region.is_none() {
+            s3.region = pick("", "AWS_REGION").or_else(|| pick("", "AWS_DEFAULT_REGION"));
+        }
         Ok(BlobBackend::S3(s3))
     }
 
@@ -314,20 +320,47 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API returns its own large error
     fn blobs_selects_the_backend() {
-        let with = |blobs: &str| Config { blobs: blobs.into(), ..Config::default() };
-        assert_eq!(with("").blob_backend().unwrap(), BlobBackend::Local(PathBuf::from("./data/blobs")));
-        assert_eq!(with("file:///srv/b").blob_backend().unwrap(), BlobBackend::Local(PathBuf::from("/srv/b")));
-        let mut config = with("s3://media?endpoint=http://127.0.0.1:9000&region=auto");
-        config.s3.secret_access_key = "s3cr3t".into();
-        let BlobBackend::S3(s3) = config.blob_backend().unwrap() else { panic!("not s3") };
-        assert_eq!((s3.bucket.as_str(), s3.region.as_deref()), ("media", Some("auto")));
-        assert_eq!((s3.access_key_id, s3.secret_access_key.as_deref()), (None, Some("s3cr3t")));
-        assert!(!format!("{config:?}").contains("s3cr3t"), "secrets stay out of logs");
-        for bad in ["file://", "s3://", "s3://media/prefix", "gs://media", "/srv/blobs"] {
-            let err = with(bad).validate().unwrap_err().to_string();
-            assert!(err.starts_with("blobs:"), "{bad}: {err}");
-        }
+        // In a jail with no AWS_* variables (and serialised with the other env tests).
+        figment::Jail::expect_with(|jail| {
+            jail.clear_env();
+            let with = |blobs: &str| Config { blobs: blobs.into(), ..Config::default() };
+            assert_eq!(with("").blob_backend().unwrap(), BlobBackend::Local(PathBuf::from("./data/blobs")));
+            assert_eq!(with("file:///srv/b").blob_backend().unwrap(), BlobBackend::Local(PathBuf::from("/srv/b")));
+            let mut config = with("s3://media?endpoint=http://127.0.0.1:9000&region=auto");
+            config.s3.secret_access_key = "s3cr3t".into();
+            let BlobBackend::S3(s3) = config.blob_backend().unwrap() else { panic!("not s3") };
+            assert_eq!((s3.bucket.as_str(), s3.region.as_deref()), ("media", Some("auto")));
+            assert_eq!((s3.access_key_id, s3.secret_access_key.as_deref()), (None, Some("s3cr3t")));
+            assert!(!format!("{config:?}").contains("s3cr3t"), "secrets stay out of logs");
+            for bad in ["file://", "s3://", "s3://media/prefix", "gs://media", "/srv/blobs"] {
+                let err = with(bad).validate().unwrap_err().to_string();
+                assert!(err.starts_with("blobs:"), "{bad}: {err}");
+            }
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API returns its own large error
+    fn s3_credentials_come_from_the_config_then_the_aws_variables() {
+        figment::Jail::expect_with(|jail| {
+            jail.clear_env();
+            jail.set_env("AWS_ACCESS_KEY_ID", "from-env");
+            jail.set_env("AWS_SECRET_ACCESS_KEY", "env-secret");
+            jail.set_env("AWS_REGION", "eu-west-3");
+            let mut config = Config { blobs: "s3://media".into(), ..Config::default() };
+            config.s3.access_key_id = "from-config".into();
+            let BlobBackend::S3(s3) = config.blob_backend().unwrap() else { panic!("not s3") };
+            assert_eq!(s3.access_key_id.as_deref(), Some("from-config"));
+            assert_eq!(s3.secret_access_key.as_deref(), Some("env-secret"));
+            assert_eq!((s3.session_token, s3.region.as_deref()), (None, Some("eu-west-3")));
+            let with_region = Config { blobs: "s3://media?region=auto".into(), ..Config::default() };
+            let BlobBackend::S3(s3) = with_region.blob_backend().unwrap() else { panic!("not s3") };
+            assert_eq!(s3.region.as_deref(), Some("auto"), "the URL's region wins");
+            Ok(())
+        });
     }
 
     #[test]

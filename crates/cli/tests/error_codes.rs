@@ -19,7 +19,7 @@ fn lists() -> Vec<(&'static str, &'static [Code])> {
         ("imaging", tintype_imaging::error::ALL),
         ("kinds", tintype_kinds::ALL),
         ("worker", tintype_worker::error::ALL),
-        ("pipelines fetch", tintype_pipelines::fetch::ALL),
+        ("fetch", tintype_fetch::ALL),
         ("pipelines print", tintype_pipelines::print::ALL),
         ("server", tintype_server::error::ALL),
     ]

@@ -4,13 +4,14 @@
 //! workers).
 //!
 //! - [`print`]: print-ready ZIP packs and single exports (SPEC §5, SnapToSize).
-//! - [`fetch`]: SSRF-safe download of a source URL, shared by the pipelines.
+//! - [`sources`]: a job's source (an upload or a URL) read for any pipeline, through
+//!   `tintype-fetch`'s SSRF-guarded client for URLs.
 //! - [`zipstream`]: ZIPs written from a blocking thread straight into the blob store.
 //! - [`PIPELINES`]: every kind of this build. Adding a kind is its module plus one line
 //!   there (and its config section in [`Sections`] if it has one).
 
-pub mod fetch;
 pub mod print;
+pub mod sources;
 pub mod zipstream;
 
 use std::sync::Arc;
@@ -30,7 +31,7 @@ pub struct Sections {
     /// `[print]`.
     pub print: print::PrintSection,
     /// `[fetch]`: rules for source URLs, shared by every pipeline that fetches.
-    pub fetch: fetch::FetchSection,
+    pub fetch: tintype_fetch::FetchSection,
 }
 
 impl Sections {
@@ -46,6 +47,16 @@ impl Sections {
 pub struct RunnerDeps {
     /// Keys and uploads (sources named by upload id).
     pub catalog: Arc<dyn Catalog>,
+    /// Sources (uploads and URLs) through one shared SSRF-guarded client.
+    pub sources: sources::Sources,
+}
+
+impl RunnerDeps {
+    /// The dependencies over `catalog`, with one fetcher for the `[fetch]` rules.
+    pub fn new(sections: &Sections, catalog: Arc<dyn Catalog>) -> Result<RunnerDeps, String> {
+        let fetcher = tintype_fetch::Fetcher::new(sections.fetch.policy()).map_err(|e| format!("fetch client: {e}"))?;
+        Ok(RunnerDeps { sources: sources::Sources::new(catalog.clone(), fetcher), catalog })
+    }
 }
 
 /// One job kind of this build: its spec, and how a worker builds its runner.
@@ -55,14 +66,18 @@ pub struct Pipeline {
     pub kind: &'static str,
     /// The submit side.
     pub spec: fn(&Sections) -> Arc<dyn JobSpec>,
-    /// The run side (called by workers only: runners may hold heavy resources).
-    pub runner: fn(&Sections, &RunnerDeps) -> Arc<dyn JobRunner>,
+    /// The run side (called by workers only: runners may hold heavy resources, and
+    /// starting them may fail).
+    pub runner: MakeRunner,
 }
+
+/// Builds a kind's runner from the sections and dependencies, or says why it cannot.
+pub type MakeRunner = fn(&Sections, &RunnerDeps) -> Result<Arc<dyn JobRunner>, String>;
 
 /// Every job kind of this build.
 pub const PIPELINES: &[Pipeline] = &[
-    Pipeline { kind: "noop", spec: |_| Arc::new(Noop), runner: |_, _| Arc::new(Noop) },
-    Pipeline { kind: "sleep", spec: |_| Arc::new(Sleep), runner: |_, _| Arc::new(Sleep) },
+    Pipeline { kind: "noop", spec: |_| Arc::new(Noop), runner: |_, _| Ok(Arc::new(Noop)) },
+    Pipeline { kind: "sleep", spec: |_| Arc::new(Sleep), runner: |_, _| Ok(Arc::new(Sleep)) },
     print::PIPELINE,
 ];
 
@@ -75,13 +90,13 @@ pub fn kinds(sections: &Sections) -> Kinds {
     kinds
 }
 
-/// Every kind's runner (what a worker process needs).
-pub fn runners(sections: &Sections, deps: &RunnerDeps) -> Runners {
+/// Every kind's runner (what a worker process needs); the error names the kind.
+pub fn runners(sections: &Sections, deps: &RunnerDeps) -> Result<Runners, String> {
     let mut runners = Runners::new();
     for p in PIPELINES {
-        runners.add((p.runner)(sections, deps));
+        runners.add((p.runner)(sections, deps).map_err(|e| format!("{}: {e}", p.kind))?);
     }
-    runners
+    Ok(runners)
 }
 
 #[cfg(test)]

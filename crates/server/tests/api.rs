@@ -489,14 +489,18 @@ async fn list_filters_and_pages_with_a_cursor() {
 
 #[tokio::test]
 async fn expired_artifacts_are_deleted_by_the_sweeper() {
-    let engine = tintype_queue::EngineConfig { artifact_ttl: Duration::ZERO, ..Default::default() };
+    let clock = tintype_queue::Clock::manual(chrono::Utc::now());
+    let hour = Duration::from_secs(3600);
+    let engine = tintype_queue::EngineConfig { artifact_ttl: hour, clock: clock.clone(), ..Default::default() };
     let app = TestApp::spawn_with(TestOptions { engine, ..TestOptions::default() }).await;
     let a = client(&app, "acme").await;
     let job = a.submit(json!({"kind": "sleep", "input": {"artifact": true}})).await;
     let id = job["id"].as_str().unwrap().to_owned();
     a.finished(&id).await;
     assert_eq!(app.blobs_under(&format!("t/acme/jobs/{id}/")).await.len(), 1);
-    tokio::time::sleep(Duration::from_millis(5)).await; // the TTL is zero: just let the clock pass it
+    let report = app.sweeper.sweep_once(false).await.unwrap();
+    assert_eq!(report.expired, 0, "kept for the TTL");
+    clock.advance(hour + Duration::from_secs(1));
     let report = app.sweeper.sweep_once(false).await.unwrap();
     assert_eq!(report.expired, 1);
     assert!(app.blobs_under(&format!("t/acme/jobs/{id}/")).await.is_empty());

@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use futures::StreamExt;
 use tempfile::TempDir;
 use tintype_app::{Assembly, Backends, ExtraKind, Role};
 use tintype_blobs::{LocalStore, UrlSigner};
@@ -12,13 +13,17 @@ use tintype_catalog::{Catalog, NewApiKey};
 use tintype_db::{Db, SqliteDb};
 use tintype_kinds::JobSpec;
 use tintype_pipelines::Sections;
-use tintype_queue::{Engine, EngineConfig};
+use tintype_queue::watch::{REREAD, until_terminal, watch};
+use tintype_queue::{Engine, EngineConfig, JobEvent, JobId};
 use tintype_server::ServerConfig;
 use tintype_worker::{JobRunner, Sweeper, SweeperConfig, WorkerConfig};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 pub mod sse;
+
+/// The longest a test waits for a job (a failure message, never a pace).
+const WAIT_LIMIT: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// How to build a [`TestApp`].
 pub struct TestOptions {
@@ -107,7 +112,7 @@ impl TestApp {
         let role = if opts.worker { Role::All } else { Role::Api };
         let allow_open = assembly.server.allow_open;
         let mut tasks = JoinSet::new();
-        assembly.spawn(role, Some(listener), allow_open, false, &shutdown, &mut tasks);
+        assembly.spawn(role, Some(listener), allow_open, false, &shutdown, &mut tasks).expect("the runners start");
         let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
         Self {
             addr,
@@ -153,17 +158,30 @@ impl TestApp {
         res.json().await.expect("job json")
     }
 
-    /// Polls a job (as `key`) until it reaches a terminal state; returns its document.
+    /// Awaits the end of a job (through the engine's watch, no polling); returns its
+    /// document as `key` sees it over the API.
     pub async fn wait_terminal(&self, key: &str, id: &str) -> serde_json::Value {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-        loop {
-            let job = self.get_job(key, id).await;
-            if ["succeeded", "failed", "cancelled"].contains(&job["state"].as_str().unwrap_or_default()) {
-                return job;
+        let wait = until_terminal(self.engine.clone(), None, JobId(id.into()));
+        tokio::time::timeout(WAIT_LIMIT, wait).await.expect("the job ends in time").expect("the job exists");
+        self.get_job(key, id).await
+    }
+
+    /// Awaits the first state of a job (its current one included) that `pred` accepts;
+    /// panics when the job ends first.
+    pub async fn wait_for(&self, id: &str, pred: impl Fn(&JobEvent) -> bool) -> JobEvent {
+        let changes = watch(self.engine.clone(), None, JobId(id.into()), REREAD);
+        let found = async move {
+            futures::pin_mut!(changes);
+            while let Some(seen) = changes.next().await {
+                let event = seen.expect("the job exists").event();
+                if pred(&event) {
+                    return event;
+                }
+                assert!(!event.state.is_terminal(), "job {id} ended first: {event:?}");
             }
-            assert!(std::time::Instant::now() < deadline, "job {id} did not finish: {job}");
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
+            panic!("job {id}: the watch ended")
+        };
+        tokio::time::timeout(WAIT_LIMIT, found).await.expect("the job gets there in time")
     }
 
     /// Uploads `bytes` as `key`; returns the upload id.

@@ -1,7 +1,11 @@
-//! A small Server-Sent Events reader for tests: turns a streaming response into parsed
-//! `(event, data)` pairs.
+//! A Server-Sent Events reader for tests, on the maintained `sse-stream` parser (events
+//! split across chunks, a multi-byte character split between two reads, CRLF line ends
+//! and comments all handled): turns a streaming response into parsed `(event, data)`
+//! pairs.
 
-use futures::StreamExt;
+use bytes::Bytes;
+use futures::{Stream, StreamExt};
+use sse_stream::SseStream;
 
 /// One received event.
 #[derive(Debug, Clone, PartialEq)]
@@ -14,37 +18,48 @@ pub struct SseEvent {
 
 /// Reads events from `res` until the server closes the stream or `max` events arrived.
 pub async fn collect(res: reqwest::Response, max: usize) -> Vec<SseEvent> {
+    collect_from(res.bytes_stream(), max).await
+}
+
+/// As [`collect`], from any stream of body chunks.
+pub async fn collect_from<S, E>(body: S, max: usize) -> Vec<SseEvent>
+where
+    S: Stream<Item = Result<Bytes, E>> + Send + 'static,
+    E: std::error::Error + Send + Sync + 'static,
+{
+    let mut events = Box::pin(SseStream::from_bytes_stream(body));
     let mut out = Vec::new();
-    let mut buf = String::new();
-    let mut body = res.bytes_stream();
-    while let Some(chunk) = body.next().await {
-        let Ok(chunk) = chunk else { break };
-        buf.push_str(&String::from_utf8_lossy(&chunk));
-        while let Some(end) = buf.find("\n\n") {
-            let block: String = buf.drain(..end + 2).collect();
-            if let Some(ev) = parse(&block) {
-                out.push(ev);
-                if out.len() >= max {
-                    return out;
-                }
-            }
+    while let Some(Ok(sse)) = events.next().await {
+        let Some(data) = sse.data.filter(|d| !d.is_empty()) else { continue }; // comments, keep-alives
+        let Ok(data) = serde_json::from_str(&data) else { continue };
+        out.push(SseEvent { event: sse.event.unwrap_or_else(|| "message".into()), data });
+        if out.len() >= max {
+            break;
         }
     }
     out
 }
 
-fn parse(block: &str) -> Option<SseEvent> {
-    let mut event = "message".to_owned();
-    let mut data = String::new();
-    for line in block.lines() {
-        if let Some(v) = line.strip_prefix("event:") {
-            event = v.trim().to_owned();
-        } else if let Some(v) = line.strip_prefix("data:") {
-            data.push_str(v.trim_start());
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn parse(chunks: &[&[u8]]) -> Vec<SseEvent> {
+        let chunks: Vec<Result<Bytes, std::io::Error>> = chunks.iter().map(|c| Ok(Bytes::copy_from_slice(c))).collect();
+        collect_from(futures::stream::iter(chunks), usize::MAX).await
+    }
+
+    #[tokio::test]
+    async fn chunks_split_anywhere_decode_the_same() {
+        let text = "event: job\r\ndata: {\"message\": \"caf\u{e9} \u{2713}\"}\r\n\r\n: keep-alive\n\nevent: job\ndata: {\"n\": 2}\n\n";
+        let bytes = text.as_bytes();
+        let whole = parse(&[bytes]).await;
+        assert_eq!(whole.len(), 2, "{whole:?}");
+        assert_eq!(whole[0].data["message"], "caf\u{e9} \u{2713}");
+        assert_eq!(whole[1].data["n"], 2);
+        // Every split point, including inside the two-byte é and the three-byte ✓.
+        for cut in 1..bytes.len() {
+            assert_eq!(parse(&[&bytes[..cut], &bytes[cut..]]).await, whole, "split at byte {cut}");
         }
     }
-    if data.is_empty() {
-        return None; // keep-alive comment
-    }
-    Some(SseEvent { event, data: serde_json::from_str(&data).ok()? })
 }

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
+use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -152,7 +153,7 @@ pub(crate) async fn run(config: &Config, cmd: KindCommand) -> anyhow::Result<()>
     let mut events = engine.subscribe();
     let job = NewJob { max_attempts: 1, ..NewJob::new("local", "print", input) };
     let id = engine.enqueue(job).await?.job.id;
-    let worker = assembly.worker();
+    let worker = assembly.worker().map_err(anyhow::Error::msg)?;
     let stop = CancellationToken::new();
     let running = tokio::spawn(worker.run(stop.clone()));
     let bar = Progress::new();
@@ -387,18 +388,16 @@ async fn follow(api: &Api, url: &str, bar: &Progress) -> anyhow::Result<Value> {
     if let Some(k) = &api.key {
         req = req.bearer_auth(k);
     }
-    let mut res = req.send().await?.error_for_status()?;
-    let (mut buf, mut last) = (String::new(), Value::Null);
-    while let Some(chunk) = res.chunk().await? {
-        buf.push_str(&String::from_utf8_lossy(&chunk));
-        while let Some(end) = buf.find("\n\n") {
-            let block: String = buf.drain(..end + 2).collect();
-            let data: String =
-                block.lines().filter_map(|l| l.strip_prefix("data:")).map(str::trim_start).collect::<Vec<_>>().join("");
-            if let Ok(job) = serde_json::from_str::<Value>(&data) {
-                bar.show(job["step"].as_str(), job["progress"].as_f64().unwrap_or(0.0), job["message"].as_str());
-                last = job;
-            }
+    let res = req.send().await?.error_for_status()?;
+    // A real SSE parser: events split across reads, multi-byte characters split between
+    // two chunks and CRLF line ends all decode as sent.
+    let mut events = Box::pin(sse_stream::SseStream::from_bytes_stream(res.bytes_stream()));
+    let mut last = Value::Null;
+    while let Some(event) = events.next().await {
+        let Some(data) = event.context("the event stream broke")?.data else { continue };
+        if let Ok(job) = serde_json::from_str::<Value>(&data) {
+            bar.show(job["step"].as_str(), job["progress"].as_f64().unwrap_or(0.0), job["message"].as_str());
+            last = job;
         }
     }
     Ok(last)

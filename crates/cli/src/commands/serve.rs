@@ -53,7 +53,7 @@ pub(crate) async fn run(config: Config, role: Role) -> anyhow::Result<()> {
         info!(%local, "api listening");
         listener = Some(bound);
     }
-    assembly.spawn(role, listener, allow_open, true, &shutdown, &mut tasks);
+    assembly.spawn(role, listener, allow_open, true, &shutdown, &mut tasks).map_err(anyhow::Error::msg)?;
     tokio::select! {
         _ = shutdown_signal() => info!("shutdown requested"),
         Some(res) = tasks.join_next() => { res?.context("a component failed")?; bail!("a component stopped unexpectedly") }

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use tintype_imaging::Limits;
 
-use crate::fetch::{FetchPolicy, FetchSection};
+use tintype_fetch::{FetchPolicy, FetchSection};
 
 /// `[print]` in the configuration, as operators write it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -6,15 +6,7 @@ use serde::{Deserialize, Serialize};
 /// Largest `max_zip_bytes` accepted (the default is Etsy's 20 MB per file).
 pub const MAX_ZIP_BYTES_LIMIT: u64 = 2_000_000_000;
 
-/// Where the artwork comes from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Source {
-    /// An upload of the job's tenant.
-    Upload(String),
-    /// An http(s) URL, fetched with SSRF checks, a time limit and a size cap.
-    Url(String),
-}
+pub use crate::sources::Source;
 
 /// `pack` (every size of the chosen groups, one ZIP per group) or `single` (one JPEG).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

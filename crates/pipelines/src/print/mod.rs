@@ -22,11 +22,7 @@ pub mod spec;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use bytes::Bytes;
-use futures::StreamExt;
 use serde_json::json;
-use tintype_blobs::BlobKey;
-use tintype_catalog::{Catalog, UPLOAD_NOT_FOUND};
 use tintype_codes::Coded;
 use tintype_codes::common::INVALID_INPUT;
 use tintype_imaging::ImagingError;
@@ -35,12 +31,12 @@ use tintype_imaging::decode::{Decoded, decode};
 use tintype_imaging::geometry::Fit;
 use tintype_imaging::watermark::Watermark;
 use tintype_queue::{Artifact, JobOutput};
-use tintype_worker::{JobContext, JobError, JobRunner, ResultExt};
+use tintype_worker::{JobContext, JobError, JobRunner};
 use tokio::sync::mpsc;
 
-use crate::fetch::fetch;
+use crate::sources::Sources;
 use crate::zipstream;
-use input::{FitMode, Mode, PrintInput, Source, WantOrientation};
+use input::{FitMode, Mode, PrintInput, WantOrientation};
 use render::{FileReport, GroupPack, Observer, RenderError, Settings, Target, render_group};
 
 /// The kind name.
@@ -70,20 +66,20 @@ pub use spec::PrintSpec;
 pub const PIPELINE: crate::Pipeline = crate::Pipeline {
     kind: KIND,
     spec: |s| Arc::new(PrintSpec::new(s.print.limits())),
-    runner: |s, deps| Arc::new(Print::new(deps.catalog.clone(), s.print.runner_config(&s.fetch))),
+    runner: |s, deps| Ok(Arc::new(Print::new(deps.sources.clone(), s.print.runner_config(&s.fetch)))),
 };
 
 /// The `print` runner.
 #[derive(Clone)]
 pub struct Print {
-    catalog: Arc<dyn Catalog>,
+    sources: Sources,
     config: PrintConfig,
 }
 
 impl Print {
-    /// A runner that resolves upload ids through `catalog`.
-    pub fn new(catalog: Arc<dyn Catalog>, config: PrintConfig) -> Self {
-        Print { catalog, config }
+    /// A runner reading its sources through `sources`.
+    pub fn new(sources: Sources, config: PrintConfig) -> Self {
+        Print { sources, config }
     }
 }
 
@@ -100,7 +96,7 @@ impl JobRunner for Print {
     async fn run(&self, ctx: JobContext) -> Result<JobOutput, JobError> {
         let input = parse(&ctx.job().input).map_err(|e| JobError::permanent(INVALID_INPUT, e))?;
         ctx.step("fetching").await?;
-        let bytes = self.source_bytes(&ctx, &input.source).await?;
+        let bytes = self.sources.read(&ctx, &input.source, self.config.limits.max_bytes).await?;
         ctx.step("decoding").await?;
         let limits = self.config.limits;
         let started = std::time::Instant::now();
@@ -130,46 +126,6 @@ impl JobRunner for Print {
             "icc_profile": decoded.icc.is_some(),
         });
         Ok(output)
-    }
-}
-
-impl Print {
-    /// The source's bytes: an upload of the job's tenant, or a URL fetched safely.
-    async fn source_bytes(&self, ctx: &JobContext, source: &Source) -> Result<Bytes, JobError> {
-        let max = self.config.limits.max_bytes;
-        match source {
-            Source::Url(url) => {
-                let fetched = fetch(url, &self.config.fetch).await.map_err(|e| {
-                    let err = if e.is_retryable() { JobError::transient } else { JobError::permanent };
-                    err(e.code(), e.to_string())
-                })?;
-                Ok(fetched.bytes)
-            }
-            Source::Upload(id) => {
-                let upload = self
-                    .catalog
-                    .get_upload(&ctx.job().tenant, id)
-                    .await
-                    .retryable()?
-                    .ok_or_else(|| JobError::permanent(UPLOAD_NOT_FOUND, format!("no upload {id}")))?;
-                if upload.bytes > max {
-                    return Err(imaging_error(ImagingError::FileTooLarge { bytes: upload.bytes, limit: max }));
-                }
-                let key = BlobKey::new(upload.blob_key).permanent()?;
-                let got = ctx.blobs().get(&key, None).await.retryable()?;
-                let mut body = got.body;
-                let mut buf = Vec::with_capacity(got.meta.size.min(max) as usize);
-                while let Some(chunk) = body.next().await {
-                    buf.extend_from_slice(
-                        &chunk.map_err(|e| JobError::transient(tintype_blobs::STORAGE_ERROR, e.to_string()))?,
-                    );
-                    if buf.len() as u64 > max {
-                        return Err(imaging_error(ImagingError::FileTooLarge { bytes: buf.len() as u64, limit: max }));
-                    }
-                }
-                Ok(Bytes::from(buf))
-            }
-        }
     }
 }
 

@@ -8,7 +8,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use super::{FetchError, FetchPolicy};
+use crate::{FetchError, FetchPolicy};
 
 /// Host names refused before any DNS lookup (cloud metadata services).
 const METADATA_NAMES: &[&str] = &["metadata.google.internal", "metadata"];

@@ -9,7 +9,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tintype_codes::Coded;
 
-use tintype_pipelines::fetch::{FetchError, FetchPolicy, fetch};
+use tintype_fetch::{FetchError, FetchPolicy, Fetcher};
+
+/// One fetch through a fresh client for `policy`.
+async fn fetch(url: &str, policy: &FetchPolicy) -> Result<tintype_fetch::Fetched, FetchError> {
+    Fetcher::new(policy.clone()).expect("client").fetch(url).await
+}
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
@@ -247,5 +252,24 @@ async fn allow_loopback_does_not_open_private_or_metadata() {
     for url in ["http://10.0.0.1/", "http://169.254.169.254/", "http://[fe80::1]/"] {
         let err: FetchError = fetch(url, &policy).await.expect_err(url);
         assert_eq!(err.code(), "url_host_not_allowed", "{url}: {err}");
+    }
+}
+
+/// One client serves every fetch of a process: its resolver vets each name it resolves
+/// (a name pointing at loopback is refused exactly like the literal address), and the
+/// same client keeps working for allowed hosts afterwards.
+#[tokio::test]
+async fn one_shared_client_vets_every_name_it_resolves() {
+    let server = Server::start().await;
+    let port = server.addr.port();
+    let strict = Fetcher::new(FetchPolicy::default()).expect("client");
+    for url in [format!("http://localhost:{port}/ok"), format!("http://127.0.0.1:{port}/ok")] {
+        let err = strict.fetch(&url).await.expect_err(&url);
+        assert_eq!(err.code(), "url_host_not_allowed", "{url}: {err}");
+    }
+    let open = Fetcher::new(loopback_policy()).expect("client");
+    let urls = [format!("http://localhost:{port}/ok"), format!("http://127.0.0.1:{port}/ok")];
+    for url in urls.iter().chain(urls.iter()) {
+        assert_eq!(open.fetch(url).await.expect(url).bytes.len(), OK_LEN, "{url}");
     }
 }

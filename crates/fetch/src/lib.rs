@@ -1,12 +1,15 @@
-//! Fetching a source image by URL, safely: the SSRF-guarded HTTP client used by the print
-//! (source URL) and screenshot (page URL check) job kinds.
+//! Fetching by URL, safely: the SSRF-guarded HTTP client every part of Tintype that
+//! reaches out uses (print and export sources, screenshot pages, webhooks).
 //!
-//! Only http and https, no credentials in URLs. The host is resolved here, every resolved
-//! address must pass [`check_addr`], and the connection is pinned to the vetted address so
-//! DNS rebinding cannot slip past; reqwest's own resolver is replaced by one that refuses
-//! everything. Redirects are followed here, each hop checked the same way. One deadline
-//! covers the whole fetch (redirects and body), and the size cap is enforced both on
-//! `Content-Length` and while streaming.
+//! A [`Fetcher`] is one HTTP client per policy, shared by every fetch of a process (and
+//! its connection pool). Only http and https, no credentials in URLs. Its resolver vets
+//! every address a name resolves to with [`check_addr`] and hands the connector only
+//! those, so the connection goes to a vetted address and DNS rebinding cannot slip past;
+//! an IP-literal host is checked before the request. Redirects are followed here, each
+//! hop checked the same way. One deadline covers the whole fetch (redirects and body),
+//! and the size cap is enforced both on `Content-Length` and while streaming.
+//!
+//! `[fetch]` in the configuration is [`FetchSection`], owned here.
 
 mod addr;
 
@@ -118,7 +121,7 @@ pub struct Fetched {
 
 /// Why a fetch failed; each variant has a stable [`code`](FetchError::code) and knows
 /// whether retrying could help.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum FetchError {
     /// The URL (or a redirect's `Location`) does not parse or has no host.
@@ -228,40 +231,73 @@ impl FetchError {
     }
 }
 
-/// Fetches `url` under `policy`: checks every hop against SSRF, follows redirects itself,
-/// and returns the body once it is whole.
-pub async fn fetch(url: &str, policy: &FetchPolicy) -> Result<Fetched, FetchError> {
-    match tokio::time::timeout(policy.timeout, fetch_within_deadline(url, policy)).await {
-        Ok(result) => result,
-        Err(_elapsed) => Err(FetchError::Timeout(policy.timeout)),
+/// The SSRF-guarded client: one per policy, cheap to clone, shared by every fetch.
+#[derive(Clone)]
+pub struct Fetcher {
+    client: Client,
+    policy: FetchPolicy,
+}
+
+impl std::fmt::Debug for Fetcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fetcher").field("policy", &self.policy).finish_non_exhaustive()
     }
 }
 
-async fn fetch_within_deadline(url: &str, policy: &FetchPolicy) -> Result<Fetched, FetchError> {
-    let mut url = Url::parse(url).map_err(|e| invalid(url, e))?;
-    let mut redirects = 0u8;
-    loop {
-        let client = vetted_client(&url, policy).await?;
-        let response = client.get(url.clone()).send().await.map_err(failed)?;
-        let status = response.status();
-        if is_followed_redirect(status) {
-            if redirects >= policy.max_redirects {
-                return Err(FetchError::TooManyRedirects(policy.max_redirects));
+impl Fetcher {
+    /// The client for `policy` (no request is made). Fails only when the TLS backend
+    /// cannot start.
+    pub fn new(policy: FetchPolicy) -> Result<Fetcher, FetchError> {
+        let client = Client::builder()
+            .redirect(redirect::Policy::none())
+            .no_proxy()
+            .dns_resolver(Arc::new(VettingResolver { policy: policy.clone() }))
+            .user_agent(concat!("tintype/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(failed)?;
+        Ok(Fetcher { client, policy })
+    }
+
+    /// The rules this client enforces.
+    pub fn policy(&self) -> &FetchPolicy {
+        &self.policy
+    }
+
+    /// Fetches `url`: checks every hop against SSRF, follows redirects itself, and
+    /// returns the body once it is whole.
+    pub async fn fetch(&self, url: &str) -> Result<Fetched, FetchError> {
+        match tokio::time::timeout(self.policy.timeout, self.fetch_within_deadline(url)).await {
+            Ok(result) => result,
+            Err(_elapsed) => Err(FetchError::Timeout(self.policy.timeout)),
+        }
+    }
+
+    async fn fetch_within_deadline(&self, url: &str) -> Result<Fetched, FetchError> {
+        let mut url = Url::parse(url).map_err(|e| invalid(url, e))?;
+        let mut redirects = 0u8;
+        loop {
+            check_url(&url, &self.policy)?;
+            let response = self.client.get(url.clone()).send().await.map_err(failed)?;
+            let status = response.status();
+            if is_followed_redirect(status) {
+                if redirects >= self.policy.max_redirects {
+                    return Err(FetchError::TooManyRedirects(self.policy.max_redirects));
+                }
+                redirects += 1;
+                url = redirect_target(&url, &response)?;
+                continue;
             }
-            redirects += 1;
-            url = redirect_target(&url, &response)?;
-            continue;
+            if !status.is_success() {
+                return Err(FetchError::Status { status: status.as_u16(), url: url.to_string() });
+            }
+            return read_body(response, url, self.policy.max_bytes).await;
         }
-        if !status.is_success() {
-            return Err(FetchError::Status { status: status.as_u16(), url: url.to_string() });
-        }
-        return read_body(response, url, policy.max_bytes).await;
     }
 }
 
-/// Checks `url` (scheme, credentials, host, every resolved address) and returns a client
-/// that can only connect to the vetted address.
-async fn vetted_client(url: &Url, policy: &FetchPolicy) -> Result<Client, FetchError> {
+/// Checks what can be checked of `url` before connecting: the scheme, credentials, a
+/// metadata host name and an IP-literal host. Names are vetted by the resolver.
+pub fn check_url(url: &Url, policy: &FetchPolicy) -> Result<(), FetchError> {
     if !matches!(url.scheme(), "http" | "https") {
         return Err(FetchError::SchemeNotAllowed(url.scheme().to_owned()));
     }
@@ -270,22 +306,10 @@ async fn vetted_client(url: &Url, policy: &FetchPolicy) -> Result<Client, FetchE
     }
     let host = url.host_str().filter(|h| !h.is_empty());
     let host = host.ok_or_else(|| invalid(url.as_str(), "no host"))?;
-    let builder = Client::builder()
-        .redirect(redirect::Policy::none())
-        .no_proxy()
-        .dns_resolver(Arc::new(RefuseAll))
-        .user_agent(concat!("tintype/", env!("CARGO_PKG_VERSION")));
-    let builder = match literal_ip(host) {
-        Some(ip) => {
-            check_addr(ip, policy).map_err(|e| with_host(e, host))?;
-            builder
-        }
-        None => {
-            let addrs = resolve_vetted(host, url.port_or_known_default(), policy).await?;
-            builder.resolve_to_addrs(host, &addrs)
-        }
-    };
-    builder.build().map_err(failed)
+    match literal_ip(host) {
+        Some(ip) => check_addr(ip, policy).map_err(|e| with_host(e, host)),
+        None => addr::check_host_name(host),
+    }
 }
 
 /// The address of an IP-literal host as the URL parser serialises it (`1.2.3.4`, `[::1]`;
@@ -298,14 +322,13 @@ fn literal_ip(host: &str) -> Option<IpAddr> {
 }
 
 /// Resolves `name` and refuses it if ANY address is disallowed; returns the addresses, all
-/// vetted, for the connection to be pinned to (several, so a dual-stack host still works
-/// when one family is unreachable).
-async fn resolve_vetted(name: &str, port: Option<u16>, policy: &FetchPolicy) -> Result<Vec<SocketAddr>, FetchError> {
+/// vetted, for the connector to use (several, so a dual-stack host still works when one
+/// family is unreachable). The port is the URL's: the connector sets it.
+async fn resolve_vetted(name: &str, policy: &FetchPolicy) -> Result<Vec<SocketAddr>, FetchError> {
     addr::check_host_name(name)?;
-    let port = port.unwrap_or(80);
     let dns_failed = |reason: String| FetchError::DnsFailed { host: name.to_owned(), reason };
     let addrs: Vec<SocketAddr> =
-        tokio::net::lookup_host((name, port)).await.map_err(|e| dns_failed(e.to_string()))?.collect();
+        tokio::net::lookup_host((name, 0)).await.map_err(|e| dns_failed(e.to_string()))?.collect();
     for addr in &addrs {
         check_addr(addr.ip(), policy).map_err(|e| with_host(e, name))?;
     }
@@ -358,9 +381,17 @@ fn invalid(url: &str, reason: impl ToString) -> FetchError {
     FetchError::InvalidUrl { url: url.to_owned(), reason: reason.to_string() }
 }
 
-/// A transport failure, with its whole cause chain (reqwest's own message hides it).
+/// A transport failure, with its whole cause chain (reqwest's own message hides it); a
+/// refusal by the vetting resolver comes back as the refusal it was.
 fn failed(err: reqwest::Error) -> FetchError {
     let err = err.without_url();
+    let mut cause = std::error::Error::source(&err);
+    while let Some(c) = cause {
+        if let Some(refused) = c.downcast_ref::<FetchError>() {
+            return refused.clone();
+        }
+        cause = c.source();
+    }
     let mut message = err.to_string();
     let mut source = std::error::Error::source(&err);
     while let Some(cause) = source {
@@ -371,14 +402,22 @@ fn failed(err: reqwest::Error) -> FetchError {
     FetchError::Failed(message)
 }
 
-/// reqwest's resolver for names without a pinned address: refuses them all, so nothing
-/// can reach the network unvetted.
-struct RefuseAll;
+/// reqwest's resolver: resolves with the system, vets every address against the policy,
+/// and hands the connector only vetted ones (or the refusal, as a [`FetchError`]).
+struct VettingResolver {
+    policy: FetchPolicy,
+}
 
-impl Resolve for RefuseAll {
+impl Resolve for VettingResolver {
     fn resolve(&self, name: Name) -> Resolving {
-        let message = format!("`{}` was not vetted before connecting", name.as_str());
-        Box::pin(async move { Err::<Addrs, _>(message.into()) })
+        let (name, policy) = (name.as_str().to_owned(), self.policy.clone());
+        Box::pin(async move {
+            match resolve_vetted(&name, &policy).await {
+                Ok(addrs) => Ok(Box::new(addrs.into_iter()) as Addrs),
+                // Boxed once, so `failed` can downcast it back.
+                Err(refused) => Err(Box::new(refused) as Box<dyn std::error::Error + Send + Sync>),
+            }
+        })
     }
 }
 

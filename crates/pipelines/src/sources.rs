@@ -1,0 +1,89 @@
+//! A job's source, read for any pipeline: an upload of the job's tenant (streamed from
+//! the blob store) or an http(s) URL (through the shared SSRF-guarded [`Fetcher`]); a
+//! library photo will be a third kind. The size cap holds while reading, so an oversized
+//! source never sits in memory whole.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use tintype_blobs::BlobKey;
+use tintype_catalog::{Catalog, UPLOAD_NOT_FOUND};
+use tintype_fetch::{FetchError, Fetcher};
+use tintype_imaging::error::FILE_TOO_LARGE;
+use tintype_worker::{JobContext, JobError, ResultExt};
+
+/// Where a job's input bytes come from.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// An upload of the job's tenant.
+    Upload(String),
+    /// An http(s) URL, fetched with SSRF checks, a time limit and a size cap.
+    Url(String),
+}
+
+/// Reads sources: the catalog for uploads, the fetcher for URLs.
+#[derive(Clone)]
+pub struct Sources {
+    catalog: Arc<dyn Catalog>,
+    fetcher: Fetcher,
+}
+
+impl Sources {
+    /// Sources resolved through `catalog` and `fetcher`.
+    pub fn new(catalog: Arc<dyn Catalog>, fetcher: Fetcher) -> Self {
+        Self { catalog, fetcher }
+    }
+
+    /// The whole source, at most `max` bytes (more is `file_too_large`, permanent; a URL
+    /// is also held to the fetch policy's own cap).
+    pub async fn read(&self, ctx: &JobContext, source: &Source, max: u64) -> Result<Bytes, JobError> {
+        let too_large = |bytes: u64| {
+            JobError::permanent(FILE_TOO_LARGE, format!("the source has {bytes} bytes or more; the limit is {max}"))
+        };
+        match source {
+            Source::Url(url) => {
+                let fetched = self.fetcher.fetch(url).await.map_err(|e| fetch_error(&e))?;
+                let len = fetched.bytes.len() as u64;
+                if len > max {
+                    return Err(too_large(len));
+                }
+                Ok(fetched.bytes)
+            }
+            Source::Upload(id) => {
+                let upload = self
+                    .catalog
+                    .get_upload(&ctx.job().tenant, id)
+                    .await
+                    .retryable()?
+                    .ok_or_else(|| JobError::permanent(UPLOAD_NOT_FOUND, format!("no upload {id}")))?;
+                if upload.bytes > max {
+                    return Err(too_large(upload.bytes));
+                }
+                let key = BlobKey::new(upload.blob_key).permanent()?;
+                let got = ctx.blobs().get(&key, None).await.retryable()?;
+                let mut body = got.body;
+                let mut buf = Vec::with_capacity(got.meta.size.min(max) as usize);
+                while let Some(chunk) = body.next().await {
+                    buf.extend_from_slice(
+                        &chunk.map_err(|e| JobError::transient(tintype_blobs::STORAGE_ERROR, e.to_string()))?,
+                    );
+                    if buf.len() as u64 > max {
+                        return Err(too_large(buf.len() as u64));
+                    }
+                }
+                Ok(Bytes::from(buf))
+            }
+        }
+    }
+}
+
+/// A fetch failure as a job error: retried when the fetch says it may pass.
+fn fetch_error(e: &FetchError) -> JobError {
+    if e.is_retryable() {
+        JobError::transient(tintype_codes::Coded::code(e), e.to_string())
+    } else {
+        JobError::permanent(tintype_codes::Coded::code(e), e.to_string())
+    }
+}
