@@ -12,6 +12,9 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 use tintype_pipelines::Sections;
+use tintype_queue::EngineConfig;
+use tintype_server::ServerConfig;
+use tintype_worker::{SweeperConfig, WorkerConfig};
 
 /// The whole configuration. Unknown keys are refused by [`Config::load`] (serde cannot
 /// deny them next to the flattened pipeline sections).
@@ -125,7 +128,9 @@ pub(crate) struct LimitsSection {
 }
 
 impl Default for Config {
+    /// The defaults of each part (worker, server, engine, pipelines), defined there once.
     fn default() -> Self {
+        let (worker, server, engine) = (WorkerConfig::default(), ServerConfig::default(), EngineConfig::default());
         Self {
             listen: "127.0.0.1:8080".into(),
             data_dir: PathBuf::from("./data"),
@@ -137,20 +142,20 @@ impl Default for Config {
             signing_key: String::new(),
             log_format: "pretty".into(),
             worker: WorkerSection {
-                queues: ["high", "default", "low", "batch"].map(String::from).to_vec(),
-                concurrency: 4,
-                lease_secs: 30.0,
-                shutdown_grace_secs: 30.0,
-                poll_secs: 1.0,
-                prefetch: 0,
+                queues: worker.queues,
+                concurrency: worker.concurrency,
+                lease_secs: worker.lease.as_secs_f64(),
+                shutdown_grace_secs: worker.shutdown_grace.as_secs_f64(),
+                poll_secs: worker.poll_interval.as_secs_f64(),
+                prefetch: worker.prefetch,
             },
-            sweeper: SweeperSection { interval_secs: 5.0 },
+            sweeper: SweeperSection { interval_secs: SweeperConfig::default().interval.as_secs_f64() },
             limits: LimitsSection {
-                max_upload_bytes: 25 * 1024 * 1024,
-                max_json_bytes: 1024 * 1024,
-                max_attempts: 3,
-                download_ttl_secs: 30 * 60,
-                artifact_ttl_secs: 7 * 24 * 3600,
+                max_upload_bytes: server.max_upload_bytes,
+                max_json_bytes: server.max_json_bytes,
+                max_attempts: server.max_attempts,
+                download_ttl_secs: server.download_ttl.as_secs(),
+                artifact_ttl_secs: engine.artifact_ttl.as_secs(),
             },
             pipelines: Sections::default(),
         }

@@ -91,7 +91,15 @@ async fn a_job_survives_sigkill_and_succeeds_exactly_once() {
         .await
         .unwrap();
     let id = job["id"].as_str().unwrap().to_owned();
-    let running = wait_for(&client, &base, &key, &id, "running").await;
+    let mut running = wait_for(&client, &base, &key, &id, "running").await;
+    // Claimed is not yet started (a claimed job may wait for its slot): kill it once its
+    // runner has reported its first step, so attempt 1's start is in the log.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while running["step"] != "sleeping" {
+        assert!(Instant::now() < deadline, "the job never started sleeping: {running}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        running = get_job(&client, &base, &key, &id).await;
+    }
     assert_eq!(running["attempt"], 1);
     first.kill().unwrap(); // SIGKILL: no chance to clean up or hand back
     first.wait().unwrap();

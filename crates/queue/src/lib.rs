@@ -11,6 +11,7 @@
 pub mod conformance;
 pub mod engine;
 pub mod error;
+mod listing;
 pub mod model;
 pub mod postgres;
 pub mod retry;

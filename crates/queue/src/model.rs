@@ -196,6 +196,13 @@ pub struct Job {
     pub artifacts_expire_at: Option<DateTime<Utc>>,
 }
 
+/// Every queue a job may name (SPEC §2): interactive work first, then the rest; `gpu`
+/// only for workers with an accelerator.
+pub const QUEUES: [&str; 5] = ["high", "default", "low", "batch", "gpu"];
+
+/// The queues a worker serves unless told otherwise: all but `gpu`.
+pub const CPU_QUEUES: [&str; 4] = ["high", "default", "low", "batch"];
+
 /// A job to enqueue.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NewJob {

@@ -1,7 +1,8 @@
 //! The worker loop: claims jobs from its queues while it has free slots, runs each in its
-//! own task (a panic fails that job, not the worker), heartbeats the lease, records the
-//! typed outcome, and on shutdown stops claiming, lets running jobs finish within a grace
-//! period and hands the rest back to the queue.
+//! own task (a panic fails that job, not the worker), heartbeats every lease it holds
+//! (running and prefetched jobs alike), records the typed outcome, and on shutdown stops
+//! claiming, lets running jobs finish within a grace period and hands the rest back to
+//! the queue.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,8 +38,9 @@ pub struct WorkerConfig {
     /// Most blocking (CPU) tasks at once across this worker's jobs.
     pub blocking_threads: usize,
     /// Jobs claimed ahead of free slots (0: claim only for free slots). Prefetching cuts
-    /// claims for floods of short jobs; prefetched jobs are leased but not heartbeated
-    /// until they start, so keep it 0 where jobs run for a large part of the lease.
+    /// claims for floods of short jobs; prefetched jobs are leased, and their leases are
+    /// renewed while they wait. In a fleet of workers running long jobs, a prefetched job
+    /// waits for this worker even when another is idle: set 0 there.
     pub prefetch: usize,
 }
 
@@ -47,14 +49,14 @@ impl Default for WorkerConfig {
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         Self {
             id: format!("worker-{}", std::process::id()),
-            queues: ["high", "default", "low", "batch"].map(String::from).to_vec(),
+            queues: tintype_queue::CPU_QUEUES.map(String::from).to_vec(),
             concurrency: 4,
             lease: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(30),
             poll_interval: Duration::from_secs(1),
             progress_interval: Duration::from_millis(250),
             blocking_threads: cores,
-            prefetch: 0,
+            prefetch: 32,
         }
     }
 }
@@ -106,6 +108,10 @@ impl Worker {
         // until the ready jobs are gone and work is announced (or the poll interval passes).
         let mut claiming: Option<tokio::task::JoinHandle<Result<Vec<Claimed>, QueueError>>> = None;
         let mut drained = false;
+        // Prefetched jobs hold leases too: renew them while they wait for a slot.
+        let every = cfg.lease / 3;
+        let mut beat = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             while tasks.try_join_next().is_some() {}
             if claiming.is_none() && !drained {
@@ -156,6 +162,7 @@ impl Worker {
                     let run = JobRun { shared: shared.clone(), hand_back: hand_back.clone() };
                     tasks.spawn(run.run(claim, permit));
                 }
+                _ = beat.tick(), if !ready.is_empty() => self.renew_waiting(&mut ready).await,
             }
         }
         // A claim still in flight leases jobs nobody will start: hand them back too.
@@ -170,6 +177,31 @@ impl Worker {
             }
         }
         self.drain(tasks, hand_back).await;
+    }
+
+    /// Renews the lease of every claimed job still waiting for a slot, at once. A job
+    /// whose lease passed on is dropped; one whose tenant cancelled it is finished as
+    /// cancelled without running.
+    async fn renew_waiting(&self, ready: &mut std::collections::VecDeque<Claimed>) {
+        let beats = ready.iter().map(|c| self.engine.heartbeat(&c.lease, self.config.lease));
+        let outcomes = futures::future::join_all(beats).await;
+        let mut keep = std::collections::VecDeque::with_capacity(ready.len());
+        for (claim, outcome) in ready.drain(..).zip(outcomes) {
+            match outcome {
+                Ok(Control::Continue) => keep.push_back(claim),
+                Ok(Control::Cancel) => {
+                    if let Err(e) = self.engine.finish_cancelled(&claim.lease).await {
+                        warn!(job = %claim.job.id, error = %e, "could not finish a cancelled prefetched job");
+                    }
+                }
+                Err(QueueError::LeaseLost) => warn!(job = %claim.job.id, "a prefetched job's lease passed on"),
+                Err(e) => {
+                    warn!(job = %claim.job.id, error = %e, "could not renew a prefetched job's lease");
+                    keep.push_back(claim);
+                }
+            }
+        }
+        *ready = keep;
     }
 
     /// Waits for a job to become claimable in one of our queues, the poll interval, or

@@ -168,7 +168,7 @@ async fn run_bench(
         handles.push(tokio::spawn(w.run(stop.clone())));
     }
     if processes > 1 {
-        wait_until_drained(config, schema.as_deref().unwrap_or_default()).await?;
+        wait_until_drained(&*engine).await?;
     } else if jobs > 0 {
         bench.all_done.notified().await;
     }
@@ -252,17 +252,11 @@ fn spawn_workers(
         .collect()
 }
 
-/// Waits until no job of the scratch schema is queued or running (polled every 20 ms
-/// through the index on state, so the poll costs little next to the drain).
-async fn wait_until_drained(config: &Config, schema: &str) -> anyhow::Result<()> {
-    use sqlx::Connection;
-    let mut conn = sqlx::PgConnection::connect(&config.database_url()).await?;
-    let sql = format!("SELECT count(*) FROM {schema}.jobs WHERE state IN ('queued', 'running')");
-    loop {
-        let left: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone())).fetch_one(&mut conn).await?;
-        if left == 0 {
-            return Ok(());
-        }
+/// Waits until the engine counts no job queued or running (polled every 20 ms: the
+/// counts read only the active rows, so the poll costs little next to the drain).
+async fn wait_until_drained(engine: &dyn tintype_queue::Engine) -> anyhow::Result<()> {
+    while !engine.counts().await?.is_empty() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    Ok(())
 }

@@ -3,17 +3,14 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnection, PgPool, PgRow, Postgres};
-use sqlx::{Executor, QueryBuilder, Row};
+use sqlx::{Executor, Row};
 
 use super::{PostgresEngine, duration_ms, ms};
 use crate::engine::Result;
 use crate::error::QueueError;
+use crate::listing;
 use crate::model::{Enqueued, Job, JobFilter, JobId, JobPage, JobState, NewJob, QueueCount};
 use crate::rows as row;
-
-/// Default and largest page of `list`.
-const PAGE_DEFAULT: u32 = 50;
-const PAGE_MAX: u32 = 500;
 
 /// One idempotent insert; a request whose row did not come back reused a key: the stored
 /// job is returned if its fingerprint matches, else `IdempotencyConflict`. Under an
@@ -182,34 +179,9 @@ where
 }
 
 pub(super) async fn list(engine: &PostgresEngine, filter: &JobFilter) -> Result<JobPage> {
-    let limit = match filter.limit {
-        0 => PAGE_DEFAULT,
-        n => n.min(PAGE_MAX),
-    };
-    let mut query = QueryBuilder::<Postgres>::new("SELECT * FROM jobs WHERE true");
-    if let Some(tenant) = &filter.tenant {
-        query.push(" AND tenant = ").push_bind(tenant);
-    }
-    if let Some(state) = filter.state {
-        query.push(" AND state = ").push_bind(state.as_str());
-    }
-    if let Some(kind) = &filter.kind {
-        query.push(" AND kind = ").push_bind(kind);
-    }
-    if let Some(queue) = &filter.queue {
-        query.push(" AND queue = ").push_bind(queue);
-    }
-    if let Some(cursor) = &filter.cursor {
-        query.push(" AND id < ").push_bind(cursor.as_str());
-    }
-    query.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(limit));
-    let rows = query.build().fetch_all(&engine.pool).await?;
-    let jobs = rows.iter().map(row::job).collect::<Result<Vec<_>>>()?;
-    let next_cursor = match jobs.last() {
-        Some(last) if jobs.len() == limit as usize => Some(last.id.clone()),
-        _ => None,
-    };
-    Ok(JobPage { jobs, next_cursor })
+    let size = listing::page_size(filter);
+    let rows = listing::query::<Postgres>(filter, size).build().fetch_all(&engine.pool).await?;
+    Ok(listing::page(rows.iter().map(row::job).collect::<Result<Vec<_>>>()?, size))
 }
 
 pub(super) async fn rescue_expired(engine: &PostgresEngine, now: DateTime<Utc>) -> Result<Vec<JobId>> {

@@ -3,18 +3,15 @@
 //! touches no row, a read on the same (held) writer connection says why.
 
 use chrono::{DateTime, Utc};
+use sqlx::Executor;
 use sqlx::sqlite::{Sqlite, SqliteConnection};
-use sqlx::{Executor, QueryBuilder};
 
 use super::{SqliteEngine, ms};
 use crate::engine::Result;
 use crate::error::QueueError;
+use crate::listing;
 use crate::model::{Job, JobFilter, JobId, JobPage, JobState, QueueCount};
 use crate::rows::{self as row, COUNTS};
-
-/// Default and largest page of `list`.
-const PAGE_DEFAULT: u32 = 50;
-const PAGE_MAX: u32 = 500;
 
 pub(super) async fn cancel(engine: &SqliteEngine, tenant: Option<&str>, id: &JobId) -> Result<Job> {
     let now = ms(engine.config.clock.now());
@@ -112,34 +109,9 @@ where
 }
 
 pub(super) async fn list(engine: &SqliteEngine, filter: &JobFilter) -> Result<JobPage> {
-    let limit = match filter.limit {
-        0 => PAGE_DEFAULT,
-        n => n.min(PAGE_MAX),
-    };
-    let mut query = QueryBuilder::<Sqlite>::new("SELECT * FROM jobs WHERE 1 = 1");
-    if let Some(tenant) = &filter.tenant {
-        query.push(" AND tenant = ").push_bind(tenant);
-    }
-    if let Some(state) = filter.state {
-        query.push(" AND state = ").push_bind(state.as_str());
-    }
-    if let Some(kind) = &filter.kind {
-        query.push(" AND kind = ").push_bind(kind);
-    }
-    if let Some(queue) = &filter.queue {
-        query.push(" AND queue = ").push_bind(queue);
-    }
-    if let Some(cursor) = &filter.cursor {
-        query.push(" AND id < ").push_bind(cursor.as_str());
-    }
-    query.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(limit));
-    let rows = query.build().fetch_all(engine.reader()).await?;
-    let jobs = rows.iter().map(row::job).collect::<Result<Vec<_>>>()?;
-    let next_cursor = match jobs.last() {
-        Some(last) if jobs.len() == limit as usize => Some(last.id.clone()),
-        _ => None,
-    };
-    Ok(JobPage { jobs, next_cursor })
+    let size = listing::page_size(filter);
+    let rows = listing::query::<Sqlite>(filter, size).build().fetch_all(engine.reader()).await?;
+    Ok(listing::page(rows.iter().map(row::job).collect::<Result<Vec<_>>>()?, size))
 }
 
 pub(super) async fn rescue_expired(engine: &SqliteEngine, now: DateTime<Utc>) -> Result<Vec<JobId>> {

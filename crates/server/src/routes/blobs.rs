@@ -3,6 +3,8 @@
 //! single `Range`, `ETag` with `If-None-Match`, and the signed `Content-Disposition`.
 //! A tampered, foreign or expired link is a 403 and reveals nothing about the blob.
 
+use axum::Router;
+use axum::routing::get;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::body::Body;
@@ -14,6 +16,11 @@ use tintype_blobs::{BlobKey, SignedQuery};
 use crate::AppState;
 use crate::error::{ApiError, INVALID_HEADER};
 use tintype_blobs::{RANGE_NOT_SATISFIABLE, SIGNATURE_INVALID};
+
+/// `GET /v1/blobs/{key}`: signed links to blobs the store cannot presign.
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/v1/blobs/{*key}", get(serve))
+}
 
 /// Serves a signed blob link.
 pub async fn serve(

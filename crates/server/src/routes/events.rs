@@ -4,6 +4,8 @@
 //! changes come from [`tintype_queue::watch`] (engine events, with a re-read of the row
 //! when none came).
 
+use axum::Router;
+use axum::routing::get;
 use std::convert::Infallible;
 use std::pin::Pin;
 use std::time::Duration;
@@ -20,6 +22,11 @@ use tokio_stream::wrappers::ReceiverStream;
 use crate::error::ApiError;
 use crate::views::{JobView, base_url};
 use crate::{AppState, Tenant};
+
+/// `GET /v1/jobs/{id}/events`.
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/v1/jobs/{id}/events", get(stream))
+}
 
 /// Opens the event stream of a job the tenant can see.
 pub async fn stream(

@@ -1,11 +1,18 @@
 //! Liveness and readiness probes.
 
 use axum::Json;
+use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::routing::get;
 use serde_json::{Value, json};
 
 use crate::AppState;
+
+/// `/healthz`, `/readyz`.
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz))
+}
 
 /// `GET /healthz`: the process answers.
 pub async fn healthz() -> Json<Value> {

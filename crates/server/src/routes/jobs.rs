@@ -1,10 +1,13 @@
 //! Job routes: create (with idempotency), show, list, cancel, retry, download.
 
 use axum::Json;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::json;
 use tintype_queue::{JobFilter, JobId, JobState, NewJob, QueueError};
@@ -17,8 +20,7 @@ use crate::views::{JobView, base_url, signed_link};
 use crate::{AppState, REQUEST_ID, Tenant};
 use tintype_kinds::Submit;
 
-/// Queues a client may name.
-pub const QUEUES: [&str; 5] = ["high", "default", "low", "batch", "gpu"];
+pub use tintype_queue::QUEUES;
 
 /// Body of `POST /v1/jobs`.
 #[derive(Debug, Deserialize)]
@@ -29,6 +31,16 @@ pub struct CreateJob {
     input: serde_json::Value,
     queue: Option<String>,
     priority: Option<i32>,
+}
+
+/// `/v1/jobs…` (but the event stream), JSON bodies up to `limit` bytes.
+pub fn routes(limit: usize) -> Router<AppState> {
+    Router::new()
+        .route("/v1/jobs", post(create).get(list).layer(DefaultBodyLimit::max(limit)))
+        .route("/v1/jobs/{id}", get(show).delete(cancel))
+        .route("/v1/jobs/{id}/retry", post(retry))
+        .route("/v1/jobs/{id}/download", get(download))
+        .route("/v1/jobs/{id}/download/{artifact}", get(download_artifact))
 }
 
 /// `POST /v1/jobs`: 202 with a new job, 200 with the job an identical earlier request

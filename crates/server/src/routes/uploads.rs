@@ -3,6 +3,9 @@
 //! `t/<tenant>/uploads/<sha256>`; the same content uploaded twice by one tenant is stored
 //! once (`duplicate: true`), never across tenants.
 
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -47,6 +50,13 @@ impl UploadView {
             duplicate,
         }
     }
+}
+
+/// `/v1/uploads…`, bodies up to `limit` bytes.
+pub fn routes(limit: usize) -> Router<AppState> {
+    Router::new()
+        .route("/v1/uploads", post(create).layer(DefaultBodyLimit::max(limit)))
+        .route("/v1/uploads/{id}", get(show))
 }
 
 /// `POST /v1/uploads`: 201 for new content, 200 for a duplicate of the tenant's own.
