@@ -112,9 +112,21 @@ impl Assembly {
     /// which kind's runner could not start.
     pub fn runners(&self) -> Result<Runners, String> {
         let deps = RunnerDeps::new(&self.sections, self.backends.catalog.clone())?;
-        let mut runners = tintype_pipelines::runners(&self.sections, &deps)?;
-        for (_, runner) in &self.extra {
-            runners.add(runner.clone());
+        let wanted = &self.worker.kinds;
+        let known: Vec<&str> = tintype_pipelines::PIPELINES
+            .iter()
+            .map(|p| p.kind)
+            .chain(self.extra.iter().map(|(s, _)| s.kind()))
+            .collect();
+        if let Some(unknown) = wanted.iter().find(|k| !known.contains(&k.as_str())) {
+            return Err(format!("worker.kinds: unknown kind {unknown:?}; this build has {}", known.join(", ")));
+        }
+        let serves = |kind: &str| wanted.is_empty() || wanted.iter().any(|k| k == kind);
+        let mut runners = tintype_pipelines::runners(&self.sections, &deps, serves)?;
+        for (spec, runner) in &self.extra {
+            if serves(spec.kind()) {
+                runners.add(runner.clone());
+            }
         }
         Ok(runners)
     }

@@ -101,6 +101,8 @@ pub(crate) struct WorkerSection {
     pub(crate) poll_secs: f64,
     /// Jobs claimed ahead of free slots.
     pub(crate) prefetch: usize,
+    /// Job kinds this worker runs (empty: every kind of the build).
+    pub(crate) kinds: Vec<String>,
 }
 
 /// `[sweeper]`.
@@ -148,6 +150,7 @@ impl Default for Config {
                 shutdown_grace_secs: worker.shutdown_grace.as_secs_f64(),
                 poll_secs: worker.poll_interval.as_secs_f64(),
                 prefetch: worker.prefetch,
+                kinds: worker.kinds,
             },
             sweeper: SweeperSection { interval_secs: SweeperConfig::default().interval.as_secs_f64() },
             limits: LimitsSection {
@@ -182,6 +185,8 @@ pub(crate) struct WorkerOverrides {
     pub(crate) queues: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) concurrency: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) kinds: Option<Vec<String>>,
 }
 
 impl Config {

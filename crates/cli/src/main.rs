@@ -72,6 +72,10 @@ fn main() -> anyhow::Result<()> {
         worker: serve_args.map(|a| WorkerOverrides {
             queues: a.queues.as_ref().map(|q| q.split(',').map(|s| s.trim().to_owned()).collect()),
             concurrency: a.concurrency,
+            kinds: a
+                .kinds
+                .as_ref()
+                .map(|k| k.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect()),
         }),
     };
     let config = Config::load(cli.config.as_deref(), overrides)?;

@@ -112,6 +112,7 @@ pub(crate) fn worker_config(config: &Config) -> WorkerConfig {
         shutdown_grace: Config::secs(w.shutdown_grace_secs),
         poll_interval: Config::secs(w.poll_secs),
         prefetch: w.prefetch,
+        kinds: w.kinds.clone(),
         ..WorkerConfig::default()
     }
 }

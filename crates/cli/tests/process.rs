@@ -290,3 +290,47 @@ async fn on_postgres_an_api_process_streams_progress_a_worker_process_writes() {
     assert!(worker.wait().unwrap().success() && api.wait().unwrap().success());
     common::drop_schema(&schema).await;
 }
+
+/// `tintype worker --kinds noop` builds only that runner and claims only its jobs: a sleep
+/// job queued first stays queued (a worker with its runner would have claimed it first,
+/// in the same batch as the noop), and an unknown kind is refused at start.
+#[tokio::test]
+async fn a_worker_claims_only_the_kinds_it_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = create_key(dir.path(), "acme");
+    let client = reqwest::Client::new();
+    let (mut api, base) = start(dir.path(), "api");
+    let submit = |body: Value| {
+        let (client, base, key) = (client.clone(), base.clone(), key.clone());
+        async move {
+            let job: Value = client
+                .post(format!("{base}/v1/jobs"))
+                .bearer_auth(&key)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            job["id"].as_str().unwrap().to_owned()
+        }
+    };
+    let sleeper = submit(json!({"kind": "sleep", "input": {"ms": 1}})).await;
+    let noop = submit(json!({"kind": "noop"})).await;
+    let bad = tintype(dir.path()).args(["worker", "--kinds", "noop,nonesuch"]).output().unwrap();
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("unknown kind \"nonesuch\""),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.path().join("worker.log")).unwrap();
+    let mut worker = tintype(dir.path()).args(["worker", "--kinds", "noop"]).stderr(log).spawn().unwrap();
+    wait_for(&client, &base, &key, &noop, "succeeded").await;
+    let shown = get_job(&client, &base, &key, &sleeper).await;
+    assert_eq!((shown["state"].as_str(), shown["attempt"].as_u64()), (Some("queued"), Some(0)), "{shown}");
+    terminate(&mut worker);
+    terminate(&mut api);
+    assert!(worker.wait().unwrap().success() && api.wait().unwrap().success());
+}

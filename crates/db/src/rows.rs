@@ -40,7 +40,7 @@ pub fn opt_json<T: DeserializeOwned>(text: Option<String>) -> Result<Option<T>> 
 }
 
 /// A document to store as JSON text.
-pub fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
+pub fn to_json<T: serde::Serialize + ?Sized>(value: &T) -> Result<String> {
     serde_json::to_string(value).map_err(|e| DbError::Invalid(format!("unserializable document: {e}")))
 }
 

@@ -90,10 +90,11 @@ pub fn kinds(sections: &Sections) -> Kinds {
     kinds
 }
 
-/// Every kind's runner (what a worker process needs); the error names the kind.
-pub fn runners(sections: &Sections, deps: &RunnerDeps) -> Result<Runners, String> {
+/// The runners of the kinds `serves` accepts (what a worker process needs; the others
+/// are never built); the error names the kind whose runner could not start.
+pub fn runners(sections: &Sections, deps: &RunnerDeps, serves: impl Fn(&str) -> bool) -> Result<Runners, String> {
     let mut runners = Runners::new();
-    for p in PIPELINES {
+    for p in PIPELINES.iter().filter(|p| serves(p.kind)) {
         runners.add((p.runner)(sections, deps).map_err(|e| format!("{}: {e}", p.kind))?);
     }
     Ok(runners)

@@ -40,7 +40,20 @@ pub trait Engine: Send + Sync + 'static {
     /// highest priority first, then oldest `run_at`, then id. Each claim increments the
     /// attempt, mints a fresh lease token and sets the lease expiry to now + `lease`.
     /// Two concurrent claimers never receive the same job.
-    async fn claim(&self, worker: &str, queues: &[String], limit: usize, lease: Duration) -> Result<Vec<Claimed>>;
+    async fn claim(&self, worker: &str, queues: &[String], limit: usize, lease: Duration) -> Result<Vec<Claimed>> {
+        self.claim_kinds(worker, queues, None, limit, lease).await
+    }
+
+    /// As [`Engine::claim`], only jobs of `kinds` when given (the kinds a worker has
+    /// runners for): other kinds stay queued for workers that run them.
+    async fn claim_kinds(
+        &self,
+        worker: &str,
+        queues: &[String],
+        kinds: Option<&[String]>,
+        limit: usize,
+        lease: Duration,
+    ) -> Result<Vec<Claimed>>;
 
     /// Extends a lease to now + `lease`. `LeaseLost` when the token is stale.
     async fn heartbeat(&self, lease: &Lease, extend: Duration) -> Result<Control>;

@@ -38,6 +38,7 @@ pub static MIGRATIONS: Component = Component {
         Step { version: 1, name: "jobs", sql: include_str!("../migrations/postgres/0001_init.sql") },
         Step { version: 2, name: "claim plan", sql: include_str!("../migrations/postgres/0002_claim_plan.sql") },
         Step { version: 3, name: "active jobs", sql: include_str!("../migrations/postgres/0003_active_jobs.sql") },
+        Step { version: 4, name: "claim kinds", sql: include_str!("../migrations/postgres/0004_claim_kinds.sql") },
     ],
     // Release 0.1's migrations 1 and 2 (its 1 also made the catalog's tables).
     legacy: &[(1, 1), (2, 2)],

@@ -42,6 +42,10 @@ pub struct WorkerConfig {
     /// renewed while they wait. In a fleet of workers running long jobs, a prefetched job
     /// waits for this worker even when another is idle: set 0 there.
     pub prefetch: usize,
+    /// The kinds this worker runs (empty: every kind it is given a runner for). The
+    /// assembly builds runners for these only; the worker claims only kinds it has a
+    /// runner for, so other kinds wait for the workers that run them.
+    pub kinds: Vec<String>,
 }
 
 impl Default for WorkerConfig {
@@ -57,6 +61,7 @@ impl Default for WorkerConfig {
             progress_interval: Duration::from_millis(250),
             blocking_threads: cores,
             prefetch: 32,
+            kinds: Vec::new(),
         }
     }
 }
@@ -83,7 +88,8 @@ impl Worker {
     /// Runs until `shutdown` fires, then drains as described in the module docs.
     pub async fn run(self, shutdown: CancellationToken) {
         let cfg = &self.config;
-        info!(worker = %cfg.id, queues = ?cfg.queues, concurrency = cfg.concurrency, "worker started");
+        let kinds: Vec<&str> = self.runners.kinds().collect();
+        info!(worker = %cfg.id, queues = ?cfg.queues, ?kinds, concurrency = cfg.concurrency, "worker started");
         let mut events = self.engine.subscribe();
         let slots = Arc::new(Semaphore::new(cfg.concurrency.max(1)));
         let blocking = Arc::new(Semaphore::new(cfg.blocking_threads.max(1)));
@@ -107,6 +113,8 @@ impl Worker {
         // claimed. After a claim that came back short, the queues look empty: no new claim
         // until the ready jobs are gone and work is announced (or the poll interval passes).
         let mut claiming: Option<tokio::task::JoinHandle<Result<Vec<Claimed>, QueueError>>> = None;
+        // Only kinds this worker has a runner for: the rest stay queued for other workers.
+        let served: Arc<Vec<String>> = Arc::new(self.runners.kinds().map(str::to_owned).collect());
         let mut drained = false;
         // Prefetched jobs hold leases too: renew them while they wait for a slot.
         let every = cfg.lease / 3;
@@ -117,9 +125,10 @@ impl Worker {
             if claiming.is_none() && !drained {
                 let want = (slots.available_permits() + cfg.prefetch).saturating_sub(ready.len());
                 if want > 0 {
-                    let (engine, cfg) = (self.engine.clone(), cfg.clone());
-                    claiming =
-                        Some(tokio::spawn(async move { engine.claim(&cfg.id, &cfg.queues, want, cfg.lease).await }));
+                    let (engine, cfg, kinds) = (self.engine.clone(), cfg.clone(), served.clone());
+                    claiming = Some(tokio::spawn(async move {
+                        engine.claim_kinds(&cfg.id, &cfg.queues, Some(&kinds), want, cfg.lease).await
+                    }));
                 }
             }
             if ready.is_empty() && claiming.is_none() {

@@ -23,6 +23,10 @@ pub(crate) struct ServeArgs {
     /// Jobs at once (worker, serve).
     #[arg(long)]
     pub(crate) concurrency: Option<usize>,
+    /// Job kinds to run, comma-separated (worker, serve; default every kind of the build):
+    /// only their runners are built, and only their jobs claimed.
+    #[arg(long)]
+    pub(crate) kinds: Option<String>,
 }
 
 pub(crate) use tintype_app::Role;

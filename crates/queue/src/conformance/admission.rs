@@ -71,3 +71,20 @@ pub async fn counts_by_queue_and_state(f: Fixture) {
     );
     drop(running);
 }
+
+/// A claim limited to some kinds leaves the others queued, in claim order otherwise; an
+/// empty list claims nothing.
+pub async fn claim_filters_kinds(f: Fixture) {
+    let print = f.enqueue(NewJob { priority: 5, ..NewJob::new("t1", "print", serde_json::json!({})) }).await;
+    let noop = f.enqueue(noop("t1")).await;
+    let shot = f.enqueue(NewJob::new("t1", "screenshot", serde_json::json!({}))).await;
+    let queues = ["default".to_owned()];
+    let none: &[String] = &[];
+    assert!(f.engine.claim_kinds("w1", &queues, Some(none), 10, LEASE).await.unwrap().is_empty());
+    let kinds = ["noop".to_owned(), "screenshot".to_owned()];
+    let got = f.engine.claim_kinds("w1", &queues, Some(&kinds), 10, LEASE).await.unwrap();
+    let ids: Vec<_> = got.iter().map(|c| c.job.id.clone()).collect();
+    assert_eq!(ids, [noop.id, shot.id], "only the named kinds, oldest first");
+    assert_eq!(f.job(&print).await.state, JobState::Queued, "print waits for a worker that runs it");
+    assert_eq!(f.claim(&["default"], 10).await.len(), 1, "an unfiltered claim takes it");
+}

@@ -60,7 +60,7 @@ macro_rules! engine_conformance {
             release_gives_attempt_back, transient_failure_backs_off, permanent_failure,
             cancel_queued, cancel_running, cancel_finished, retry_failed,
             artifacts_expire, list_filters_and_pages, events_in_order, admission_caps_active_jobs,
-            admission_holds_under_concurrency, counts_by_queue_and_state);
+            admission_holds_under_concurrency, counts_by_queue_and_state, claim_filters_kinds);
     };
     (@cases always $factory:expr; $($case:ident),+ $(,)?) => {
         $(

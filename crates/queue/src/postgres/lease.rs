@@ -18,16 +18,17 @@ use crate::rows as row;
 /// The statement (`SELECT … ORDER BY … LIMIT … FOR UPDATE SKIP LOCKED` inside an
 /// `UPDATE … RETURNING`) lives in the function `tintype_claim` (migration 2), whose
 /// planner settings pin the ordered walk of the partial index `jobs_claim`.
-const CLAIM: &str = "SELECT * FROM tintype_claim($1, $2, $3, $4, $5, $6)";
+const CLAIM: &str = "SELECT * FROM tintype_claim($1, $2, $3, $4, $5, $6, $7)";
 
 pub(super) async fn claim(
     engine: &PostgresEngine,
     worker: &str,
     queues: &[String],
+    kinds: Option<&[String]>,
     limit: usize,
     lease: Duration,
 ) -> Result<Vec<Claimed>> {
-    if queues.is_empty() || limit == 0 {
+    if queues.is_empty() || limit == 0 || kinds.is_some_and(<[String]>::is_empty) {
         return Ok(Vec::new());
     }
     let now = engine.config.clock.now();
@@ -39,6 +40,7 @@ pub(super) async fn claim(
         .bind(ms(now))
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
         .bind(queues)
+        .bind(kinds)
         .fetch_all(&engine.pool)
         .await?;
     let mut claimed = Vec::with_capacity(rows.len());

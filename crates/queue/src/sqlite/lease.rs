@@ -25,10 +25,12 @@ const CLAIM_SET: &str = "UPDATE jobs SET state = 'running', attempt = attempt + 
 
 /// One queue's claimable rows in claim order; the partial index `jobs_claim` serves it
 /// without sorting, stopping after `limit` rows.
+/// `?6` is a JSON array of the kinds to claim, or NULL for any.
 fn candidates(queue_param: usize) -> String {
     format!(
         "SELECT id, priority, run_at FROM jobs
          WHERE state = 'queued' AND queue = ?{queue_param} AND run_at <= ?4
+           AND (?6 IS NULL OR kind IN (SELECT value FROM json_each(?6)))
          ORDER BY priority DESC, run_at, id LIMIT ?5"
     )
 }
@@ -37,9 +39,9 @@ fn candidates(queue_param: usize) -> String {
 /// merged from each queue's best `limit` (each still an index walk) and cut to `limit`.
 fn claim_sql(queues: usize) -> String {
     let inner = if queues == 1 {
-        candidates(6)
+        candidates(7)
     } else {
-        let branches: Vec<String> = (0..queues).map(|i| format!("SELECT * FROM ({})", candidates(6 + i))).collect();
+        let branches: Vec<String> = (0..queues).map(|i| format!("SELECT * FROM ({})", candidates(7 + i))).collect();
         format!(
             "SELECT id, priority, run_at FROM ({}) ORDER BY priority DESC, run_at, id LIMIT ?5",
             branches.join(" UNION ALL ")
@@ -52,6 +54,7 @@ pub(super) async fn claim(
     engine: &SqliteEngine,
     worker: &str,
     queues: &[String],
+    kinds: Option<&[String]>,
     limit: usize,
     lease: Duration,
 ) -> Result<Vec<Claimed>> {
@@ -61,9 +64,10 @@ pub(super) async fn claim(
             wanted.push(queue);
         }
     }
-    if wanted.is_empty() || limit == 0 {
+    if wanted.is_empty() || limit == 0 || kinds.is_some_and(<[String]>::is_empty) {
         return Ok(Vec::new());
     }
+    let kinds = kinds.map(row::to_json).transpose()?;
     let now = engine.config.clock.now();
     let nonce = uuid::Uuid::new_v4().simple().to_string();
     let sql = claim_sql(wanted.len());
@@ -72,7 +76,8 @@ pub(super) async fn claim(
         .bind(worker)
         .bind(ms(now) + duration_ms(lease))
         .bind(ms(now))
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX));
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .bind(kinds);
     for queue in wanted {
         query = query.bind(queue);
     }

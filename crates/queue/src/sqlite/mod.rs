@@ -113,8 +113,15 @@ impl Engine for SqliteEngine {
         jobs::counts(self).await
     }
 
-    async fn claim(&self, worker: &str, queues: &[String], limit: usize, lease: Duration) -> Result<Vec<Claimed>> {
-        lease::claim(self, worker, queues, limit, lease).await
+    async fn claim_kinds(
+        &self,
+        worker: &str,
+        queues: &[String],
+        kinds: Option<&[String]>,
+        limit: usize,
+        lease: Duration,
+    ) -> Result<Vec<Claimed>> {
+        lease::claim(self, worker, queues, kinds, limit, lease).await
     }
 
     async fn heartbeat(&self, lease: &Lease, extend: Duration) -> Result<Control> {
