@@ -1,6 +1,6 @@
 //! `tintype run KIND ...`: runs one job locally, with no server: a throwaway SQLite
 //! database and blob directory (inside `--out`, so the results are moved, not copied), the
-//! real job handler on a one-slot worker, a progress bar from the engine's events. The
+//! real spec and runner on a one-slot worker, a progress bar from the job's watch. The
 //! same code path as a served job, so `run` is also the honest benchmark of a pipeline.
 //!
 //! `tintype submit KIND ...` does the same through a running server: upload, create the
@@ -20,6 +20,7 @@ use tintype_blobs::{BlobKey, BlobStore, LocalStore, PutOptions};
 use tintype_catalog::{Catalog, NewUpload};
 use tintype_db::Db;
 use tintype_kinds::Submit;
+use tintype_queue::watch::{REREAD, watch};
 use tintype_queue::{EngineConfig, Job, JobState, NewJob};
 use tokio_util::sync::CancellationToken;
 
@@ -150,24 +151,20 @@ pub(crate) async fn run(config: &Config, cmd: KindCommand) -> anyhow::Result<()>
     if let Err(why) = spec.validate(&mut input, submit).await {
         return Err(JobFailed { kind: "print".into(), code: why.code.name().into(), message: why.message }.into());
     }
-    let mut events = engine.subscribe();
     let job = NewJob { max_attempts: 1, ..NewJob::new("local", "print", input) };
     let id = engine.enqueue(job).await?.job.id;
     let worker = assembly.worker().map_err(anyhow::Error::msg)?;
     let stop = CancellationToken::new();
     let running = tokio::spawn(worker.run(stop.clone()));
     let bar = Progress::new();
-    let job = loop {
-        match tokio::time::timeout(Duration::from_secs(1), events.recv()).await {
-            Ok(Ok(e)) if e.id == id => bar.show(e.step.as_deref(), e.progress, e.message.as_deref()),
-            Ok(Err(tokio::sync::broadcast::error::RecvError::Closed)) => bail!("the engine stopped"),
-            _ => {}
-        }
-        let job = engine.get(None, &id).await?.context("the job vanished")?;
-        if job.state.is_terminal() {
-            break job;
-        }
-    };
+    // The same watch the API's event stream follows: every change, then the end.
+    let changes = watch(engine.clone(), None, id.clone(), REREAD);
+    futures::pin_mut!(changes);
+    while let Some(change) = changes.next().await {
+        let e = change?.event();
+        bar.show(e.step.as_deref(), e.progress, e.message.as_deref());
+    }
+    let job = engine.get(None, &id).await?.context("the job vanished")?;
     bar.finish();
     stop.cancel();
     let _ = running.await;
