@@ -47,7 +47,8 @@ fn no_file_is_over_600_lines() {
 
 /// The dependency rules ARCHITECTURE.md states as invariants, read from the manifests'
 /// `[dependencies]`: `server` holds specs, never runners; `queue` knows no images, HTTP,
-/// blobs or other components; `imaging` has no I/O or async runtime.
+/// blobs or other components; `imaging` has no I/O or async runtime; `worker` no HTTP;
+/// `blobs` no jobs or tables.
 #[test]
 fn crates_depend_only_as_the_architecture_says() {
     let crates = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
@@ -62,7 +63,9 @@ fn crates_depend_only_as_the_architecture_says() {
             .map(str::to_owned)
             .collect()
     };
-    let forbidden: [(&str, &[&str]); 4] = [
+    let forbidden: [(&str, &[&str]); 6] = [
+        ("worker", &["axum", "tintype-server", "reqwest"]),
+        ("blobs", &["tintype-queue", "tintype-worker", "tintype-catalog", "tintype-db"]),
         ("server", &["tintype-worker", "tintype-pipelines", "tintype-imaging", "anyhow"]),
         ("queue", &["tintype-blobs", "tintype-imaging", "tintype-catalog", "axum", "reqwest"]),
         ("imaging", &["tokio", "reqwest", "tintype-blobs", "tintype-queue"]),
