@@ -398,6 +398,24 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API returns its own large error
+    fn unknown_keys_are_refused_at_every_layer() {
+        figment::Jail::expect_with(|jail| {
+            jail.clear_env();
+            jail.create_file("typo.toml", "listn = \"127.0.0.1:9000\"\n")?;
+            let err = Config::load(Some(Path::new("typo.toml")), Overrides::default()).unwrap_err();
+            assert!(format!("{err:#}").contains("unknown key \"listn\""), "{err:#}");
+            jail.create_file("nested.toml", "[print]\nthreds = 2\n")?;
+            let err = Config::load(Some(Path::new("nested.toml")), Overrides::default()).unwrap_err();
+            assert!(format!("{err:#}").contains("threds"), "a section's own fields are checked too: {err:#}");
+            jail.set_env("TINTYPE_WORKERS__CONCURRENCY", "3");
+            let err = Config::load(None, Overrides::default()).unwrap_err();
+            assert!(format!("{err:#}").contains("unknown key \"workers\""), "{err:#}");
+            Ok(())
+        });
+    }
+
+    #[test]
     fn errors_name_the_field() {
         type Breakage = fn(&mut Config);
         let cases: [(&str, Breakage); 4] = [

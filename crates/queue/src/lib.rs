@@ -8,6 +8,7 @@
 //! - [`watch`]: one job's changes as a stream (SSE, WebSocket, CLI, tests).
 //! - [`conformance`]: the suite every driver must pass.
 
+mod admission;
 pub mod conformance;
 pub mod engine;
 pub mod error;

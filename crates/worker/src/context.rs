@@ -165,8 +165,8 @@ impl JobContext {
     }
 
     /// The prefix under which every artifact of this job lives.
-    pub fn artifact_prefix(&self) -> String {
-        job_prefix(&self.inner.job)
+    pub fn artifact_prefix(&self) -> Result<String, JobError> {
+        job_prefix(&self.inner.job).permanent()
     }
 
     /// Streams an artifact into the store (never buffered whole), hashing it on the way.
@@ -245,9 +245,8 @@ impl JobContext {
     }
 }
 
-/// `t/<tenant>/jobs/<job>/`: where a job's artifacts live (see [`layout::job_prefix`]).
-pub fn job_prefix(job: &Job) -> String {
-    // Ids are made by the engine and tenants are single segments; a row that breaks
-    // that names no folder of its own, so nothing of another job's is ever touched.
-    layout::job_prefix(&job.tenant, &job.id.0).unwrap_or_else(|_| format!("t/.invalid/{}/", job.id.0.len()))
+/// `t/<tenant>/jobs/<job>/`: where a job's artifacts live (see [`layout::job_prefix`]);
+/// refused for a row whose tenant or id is not one key segment.
+pub fn job_prefix(job: &Job) -> Result<String, tintype_blobs::BlobError> {
+    layout::job_prefix(&job.tenant, &job.id.0)
 }

@@ -88,8 +88,9 @@ impl Worker {
     /// Runs until `shutdown` fires, then drains as described in the module docs.
     pub async fn run(self, shutdown: CancellationToken) {
         let cfg = &self.config;
-        let kinds: Vec<&str> = self.runners.kinds().collect();
-        info!(worker = %cfg.id, queues = ?cfg.queues, ?kinds, concurrency = cfg.concurrency, "worker started");
+        // Only kinds this worker has a runner for: the rest stay queued for other workers.
+        let served: Arc<Vec<String>> = Arc::new(self.runners.kinds().map(str::to_owned).collect());
+        info!(worker = %cfg.id, queues = ?cfg.queues, kinds = ?served, concurrency = cfg.concurrency, "worker started");
         let mut events = self.engine.subscribe();
         let slots = Arc::new(Semaphore::new(cfg.concurrency.max(1)));
         let blocking = Arc::new(Semaphore::new(cfg.blocking_threads.max(1)));
@@ -113,8 +114,6 @@ impl Worker {
         // claimed. After a claim that came back short, the queues look empty: no new claim
         // until the ready jobs are gone and work is announced (or the poll interval passes).
         let mut claiming: Option<tokio::task::JoinHandle<Result<Vec<Claimed>, QueueError>>> = None;
-        // Only kinds this worker has a runner for: the rest stay queued for other workers.
-        let served: Arc<Vec<String>> = Arc::new(self.runners.kinds().map(str::to_owned).collect());
         let mut drained = false;
         // Prefetched jobs hold leases too: renew them while they wait for a slot.
         let every = cfg.lease / 3;
@@ -379,7 +378,11 @@ impl JobRun {
     }
 
     async fn remove_artifacts(&self, claim: &Claimed) {
-        if let Err(e) = self.resources.blobs.delete_prefix(&job_prefix(&claim.job)).await {
+        let removed = match job_prefix(&claim.job) {
+            Ok(prefix) => self.resources.blobs.delete_prefix(&prefix).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = removed {
             warn!(error = %e, "could not remove partial artifacts");
         }
     }

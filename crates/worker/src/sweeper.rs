@@ -101,12 +101,21 @@ impl Sweeper {
                     ok = false;
                 }
             }
-            if ok && self.blobs.delete_prefix(&job_prefix(&job)).await.is_ok() {
-                match self.engine.mark_expired(&job.id).await {
-                    Ok(_) => report.expired += 1,
-                    Err(QueueError::InvalidState(_)) => {} // another sweeper got there first
-                    Err(e) => return Err(e),
-                }
+            if !ok {
+                continue;
+            }
+            let folder = match job_prefix(&job) {
+                Ok(prefix) => self.blobs.delete_prefix(&prefix).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = folder {
+                warn!(job = %job.id, error = %e, "could not delete an expired job's folder");
+                continue;
+            }
+            match self.engine.mark_expired(&job.id).await {
+                Ok(_) => report.expired += 1,
+                Err(QueueError::InvalidState(_)) => {} // another sweeper got there first
+                Err(e) => return Err(e),
             }
         }
         if cleanup {

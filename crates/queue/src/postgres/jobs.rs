@@ -6,6 +6,7 @@ use sqlx::postgres::{PgConnection, PgPool, PgRow, Postgres};
 use sqlx::{Executor, Row};
 
 use super::{PostgresEngine, duration_ms, ms};
+use crate::admission;
 use crate::engine::Result;
 use crate::error::QueueError;
 use crate::listing;
@@ -30,14 +31,8 @@ pub(super) async fn enqueue(engine: &PostgresEngine, new: NewJob) -> Result<Enqu
     if let Some(replay) = replayed(&mut tx, &new).await? {
         return Ok(replay);
     }
-    let active: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM jobs WHERE tenant = $1 AND state IN ('queued', 'running')")
-            .bind(&new.tenant)
-            .fetch_one(&mut *tx)
-            .await?;
-    if active >= i64::from(cap) {
-        return Err(QueueError::TooManyActive { limit: cap });
-    }
+    let active: i64 = sqlx::query_scalar(admission::ACTIVE).bind(&new.tenant).fetch_one(&mut *tx).await?;
+    admission::check(active, cap)?;
     let done = insert_or_replay(engine, &mut tx, &new).await?;
     tx.commit().await?;
     Ok(done)

@@ -15,6 +15,7 @@ use sqlx::sqlite::SqliteConnection;
 
 use super::combine::{self, Pending};
 use super::{SqliteEngine, duration_ms, ms};
+use crate::admission;
 use crate::engine::Result;
 use crate::error::QueueError;
 use crate::model::{Enqueued, Job, JobId, NewJob};
@@ -82,14 +83,8 @@ async fn admitted(engine: &SqliteEngine, request: NewRow, cap: u32) -> Result<En
     if let Some(replay) = replayed(&mut tx, &request).await? {
         return Ok(replay);
     }
-    let active: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM jobs WHERE tenant = ?1 AND state IN ('queued', 'running')")
-            .bind(&request.tenant)
-            .fetch_one(&mut *tx)
-            .await?;
-    if active >= i64::from(cap) {
-        return Err(QueueError::TooManyActive { limit: cap });
-    }
+    let active: i64 = sqlx::query_scalar(admission::ACTIVE).bind(&request.tenant).fetch_one(&mut *tx).await?;
+    admission::check(active, cap)?;
     let mut inserted = insert(&mut tx, &[&request]).await?;
     tx.commit().await?;
     let job = inserted.remove(&request.id).ok_or_else(|| QueueError::corrupt("an admitted insert returned nothing"))?;
