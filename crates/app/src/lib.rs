@@ -14,6 +14,7 @@ use tintype_blobs::{BlobStore, UrlSigner};
 use tintype_catalog::Catalog;
 use tintype_db::{Component, Db};
 use tintype_kinds::{JobSpec, Kinds};
+use tintype_library::Library;
 use tintype_pipelines::{RunnerDeps, Sections};
 use tintype_queue::postgres::PostgresEngine;
 use tintype_queue::sqlite::SqliteEngine;
@@ -25,7 +26,8 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 /// Every storage component's tables, in the order they are migrated.
-pub const COMPONENTS: [&Component; 2] = [&tintype_queue::MIGRATIONS, &tintype_catalog::MIGRATIONS];
+pub const COMPONENTS: [&Component; 3] =
+    [&tintype_queue::MIGRATIONS, &tintype_catalog::MIGRATIONS, &tintype_library::MIGRATIONS];
 
 /// Every storage component over one database.
 #[derive(Clone)]
@@ -36,6 +38,8 @@ pub struct Backends {
     pub engine: Arc<dyn Engine>,
     /// Keys and uploads.
     pub catalog: Arc<dyn Catalog>,
+    /// The photo library.
+    pub library: Arc<dyn Library>,
 }
 
 impl Backends {
@@ -43,11 +47,12 @@ impl Backends {
     pub async fn open(db: Db, engine: EngineConfig) -> Result<Backends, QueueError> {
         db.migrate(&COMPONENTS).await?;
         let catalog = tintype_catalog::open(&db, engine.clock.clone());
+        let library = tintype_library::open(&db, engine.clock.clone());
         let engine: Arc<dyn Engine> = match &db {
             Db::Postgres(pg) => Arc::new(PostgresEngine::new(pg.clone(), engine).await?),
             Db::Sqlite(lite) => Arc::new(SqliteEngine::new(lite.clone(), engine)),
         };
-        Ok(Backends { db, engine, catalog })
+        Ok(Backends { db, engine, catalog, library })
     }
 }
 
@@ -101,6 +106,7 @@ impl Assembly {
         AppState {
             engine: self.backends.engine.clone(),
             catalog: self.backends.catalog.clone(),
+            library: self.backends.library.clone(),
             blobs: self.blobs.clone(),
             kinds: Arc::new(self.kinds()),
             signer: self.signer.clone(),
@@ -111,7 +117,7 @@ impl Assembly {
     /// Every kind's runner (builds them: call in worker processes only); the error says
     /// which kind's runner could not start.
     pub fn runners(&self) -> Result<Runners, String> {
-        let deps = RunnerDeps::new(&self.sections, self.backends.catalog.clone())?;
+        let deps = RunnerDeps::new(&self.sections, self.backends.catalog.clone(), self.backends.library.clone())?;
         let wanted = &self.worker.kinds;
         let known: Vec<&str> = tintype_pipelines::PIPELINES
             .iter()

@@ -70,6 +70,8 @@ tintype_codes::codes! {
     SIGNATURE_EXPIRED = ("signature_expired", Forbidden);
     /// A signed link whose signature does not match.
     SIGNATURE_INVALID = ("signature_invalid", Forbidden);
+    /// Content whose SHA-256 (or size) is not the one declared for it: nothing is stored.
+    CHECKSUM_MISMATCH = ("checksum_mismatch", InvalidInput);
 }
 
 impl Coded for BlobError {

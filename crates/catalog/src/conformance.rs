@@ -11,14 +11,14 @@ use chrono::{TimeZone, Utc};
 use tintype_db::Clock;
 
 use crate::Catalog;
-use crate::model::{NewApiKey, NewUpload};
+use crate::model::{NewApiKey, NewPendingUpload, NewUpload};
 
 /// Runs every case as its own `#[tokio::test]`; `$factory` is an
 /// `async fn(Clock) -> Option<Fixture>` (`None`: the backend is missing, skip).
 #[macro_export]
 macro_rules! catalog_conformance {
     ($factory:expr) => {
-        $crate::catalog_conformance!(@cases $factory; api_keys, uploads_dedup_per_tenant);
+        $crate::catalog_conformance!(@cases $factory; api_keys, uploads_dedup_per_tenant, pending_uploads_and_deletes);
     };
     (@cases $factory:expr; $($case:ident),+) => {
         $(
@@ -104,6 +104,7 @@ pub async fn api_keys(f: Fixture) {
 
 fn upload(tenant: &str, sha256: &str) -> NewUpload {
     NewUpload {
+        id: None,
         tenant: tenant.into(),
         sha256: sha256.into(),
         bytes: 5_000_000_000,
@@ -137,4 +138,51 @@ pub async fn uploads_dedup_per_tenant(f: Fixture) {
     assert_eq!(c.get_upload("t2", &first.id).await.unwrap(), None, "tenant-scoped");
     assert_eq!(c.find_upload_by_sha256("t2", &sha).await.unwrap(), Some(other));
     assert_eq!(c.find_upload_by_sha256("t3", &sha).await.unwrap(), None);
+}
+
+/// A presigned upload is pending until confirmed under its own id; pending rows expire;
+/// an upload can be deleted by its tenant only.
+pub async fn pending_uploads_and_deletes(f: Fixture) {
+    let c = &f.catalog;
+    let sha = "e".repeat(64);
+    let expires_at = f.clock().now() + chrono::Duration::minutes(15);
+    let pending = c
+        .create_pending_upload(NewPendingUpload {
+            tenant: "t1".into(),
+            sha256: sha.clone(),
+            bytes: 1234,
+            content_type: "image/heic".into(),
+            filename: Some("IMG_0002.HEIC".into()),
+            blob_key: format!("t/t1/uploads/{sha}"),
+            expires_at,
+        })
+        .await
+        .unwrap();
+    assert!(pending.id.starts_with("upl_"), "id {}", pending.id);
+    assert_eq!((pending.bytes, pending.expires_at, pending.created_at), (1234, expires_at, f.clock().now()));
+    assert_eq!(c.get_pending_upload(&pending.id).await.unwrap(), Some(pending.clone()));
+    assert_eq!(c.get_pending_upload("upl_missing").await.unwrap(), None);
+
+    // Confirming files it under the same id.
+    let mut new = upload("t1", &sha);
+    new.id = Some(pending.id.clone());
+    let (filed, created) = c.insert_upload(new).await.unwrap();
+    assert!(created);
+    assert_eq!(filed.id, pending.id);
+
+    // Expiry: nothing purged before, the row gone after.
+    assert_eq!(c.purge_pending_uploads(f.clock().now()).await.unwrap(), 0);
+    f.advance(Duration::from_secs(16 * 60));
+    assert_eq!(c.purge_pending_uploads(f.clock().now()).await.unwrap(), 1);
+    assert_eq!(c.get_pending_upload(&pending.id).await.unwrap(), None);
+
+    // Deletes are tenant-scoped.
+    assert_eq!(c.delete_upload("t2", &filed.id).await.unwrap(), None, "another tenant cannot delete it");
+    assert_eq!(c.delete_upload("t1", &filed.id).await.unwrap(), Some(filed.clone()));
+    assert_eq!(c.get_upload("t1", &filed.id).await.unwrap(), None);
+    assert_eq!(c.delete_upload("t1", &filed.id).await.unwrap(), None, "already gone");
+    // The content can be uploaded again afterwards, as a new upload.
+    let (again, created) = c.insert_upload(upload("t1", &sha)).await.unwrap();
+    assert!(created);
+    assert_ne!(again.id, filed.id);
 }

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use tintype_db::{Clock, Component, Db, DbError, Step};
 
-pub use model::{ApiKey, NewApiKey, NewUpload, Upload};
+pub use model::{ApiKey, NewApiKey, NewPendingUpload, NewUpload, PendingUpload, Upload};
 
 tintype_codes::codes! {
     /// No such upload for this tenant (another tenant's is not found either).
@@ -29,12 +29,22 @@ pub type Result<T, E = DbError> = std::result::Result<T, E>;
 /// The catalog's tables on both backends.
 pub static MIGRATIONS: Component = Component {
     name: "catalog",
-    sqlite: &[Step { version: 1, name: "keys and uploads", sql: include_str!("../migrations/sqlite/0001_init.sql") }],
-    postgres: &[Step {
-        version: 1,
-        name: "keys and uploads",
-        sql: include_str!("../migrations/postgres/0001_init.sql"),
-    }],
+    sqlite: &[
+        Step { version: 1, name: "keys and uploads", sql: include_str!("../migrations/sqlite/0001_init.sql") },
+        Step {
+            version: 2,
+            name: "pending uploads",
+            sql: include_str!("../migrations/sqlite/0002_pending_uploads.sql"),
+        },
+    ],
+    postgres: &[
+        Step { version: 1, name: "keys and uploads", sql: include_str!("../migrations/postgres/0001_init.sql") },
+        Step {
+            version: 2,
+            name: "pending uploads",
+            sql: include_str!("../migrations/postgres/0002_pending_uploads.sql"),
+        },
+    ],
     // Release 0.1's first migration created these tables.
     legacy: &[(1, 1)],
 };
@@ -60,6 +70,16 @@ pub trait Catalog: Send + Sync + 'static {
     async fn get_upload(&self, tenant: &str, id: &str) -> Result<Option<Upload>>;
     /// The tenant's upload with this content hash.
     async fn find_upload_by_sha256(&self, tenant: &str, sha256: &str) -> Result<Option<Upload>>;
+    /// Removes one of the tenant's uploads (its row; the caller deletes the blob), returning
+    /// it.
+    async fn delete_upload(&self, tenant: &str, id: &str) -> Result<Option<Upload>>;
+
+    /// Records an upload a client was given a presigned PUT for.
+    async fn create_pending_upload(&self, pending: NewPendingUpload) -> Result<PendingUpload>;
+    /// A pending upload by id alone (the signed PUT that names it is its authority).
+    async fn get_pending_upload(&self, id: &str) -> Result<Option<PendingUpload>>;
+    /// Removes pending uploads that expired before `before`; returns how many.
+    async fn purge_pending_uploads(&self, before: chrono::DateTime<chrono::Utc>) -> Result<u64>;
 }
 
 /// The catalog on an open database (migrations applied by the caller).

@@ -60,6 +60,9 @@ pub struct Upload {
 /// An upload to record.
 #[derive(Debug, Clone)]
 pub struct NewUpload {
+    /// Its id, when it was given one already (a confirmed pending upload keeps its id);
+    /// `None` makes a fresh `upl_…`.
+    pub id: Option<String>,
     /// Owner.
     pub tenant: String,
     /// Hex SHA-256.
@@ -72,4 +75,46 @@ pub struct NewUpload {
     pub filename: Option<String>,
     /// Blob key.
     pub blob_key: String,
+}
+
+/// An upload a client was given a presigned PUT for, not confirmed yet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingUpload {
+    /// `upl_…` id; the upload keeps it when confirmed.
+    pub id: String,
+    /// Owner.
+    pub tenant: String,
+    /// Hex SHA-256 the content must have.
+    pub sha256: String,
+    /// Size the content must have.
+    pub bytes: u64,
+    /// MIME type given by the client.
+    pub content_type: String,
+    /// File name given by the client, if any.
+    pub filename: Option<String>,
+    /// Blob key the PUT writes.
+    pub blob_key: String,
+    /// When the PUT stops being accepted.
+    pub expires_at: DateTime<Utc>,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A pending upload to record.
+#[derive(Debug, Clone)]
+pub struct NewPendingUpload {
+    /// Owner.
+    pub tenant: String,
+    /// Hex SHA-256.
+    pub sha256: String,
+    /// Size.
+    pub bytes: u64,
+    /// MIME type.
+    pub content_type: String,
+    /// File name.
+    pub filename: Option<String>,
+    /// Blob key.
+    pub blob_key: String,
+    /// Expiry.
+    pub expires_at: DateTime<Utc>,
 }

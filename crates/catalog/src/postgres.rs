@@ -1,10 +1,11 @@
 //! The catalog on PostgreSQL: every call one statement on the shared pool.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use tintype_db::rows::{ms, to_i64};
 use tintype_db::{Clock, DbError, PgDb};
 
-use crate::model::{ApiKey, NewApiKey, NewUpload, Upload};
+use crate::model::{ApiKey, NewApiKey, NewPendingUpload, NewUpload, PendingUpload, Upload};
 use crate::{Catalog, Result, rows as row, sql};
 
 /// The PostgreSQL driver.
@@ -58,7 +59,7 @@ impl Catalog for PgCatalog {
     async fn insert_upload(&self, upload: NewUpload) -> Result<(Upload, bool)> {
         let bytes = to_i64(upload.bytes, "upload size")?;
         let inserted = sqlx::query(sql::INSERT_UPLOAD)
-            .bind(sql::upload_id())
+            .bind(upload.id.clone().unwrap_or_else(sql::upload_id))
             .bind(&upload.tenant)
             .bind(&upload.sha256)
             .bind(bytes)
@@ -71,7 +72,8 @@ impl Catalog for PgCatalog {
         if let Some(inserted) = inserted {
             return Ok((row::upload(&inserted)?, true));
         }
-        // The conflicting row committed before ours looked, and uploads are never deleted.
+        // The conflicting row committed before ours looked; only a delete in between (a
+        // photo removed at that instant) makes it vanish, and the caller may try again.
         let existing = self.find_upload_by_sha256(&upload.tenant, &upload.sha256).await?;
         Ok((existing.ok_or_else(|| DbError::Corrupt("an upload vanished after a conflict".into()))?, false))
     }
@@ -84,5 +86,35 @@ impl Catalog for PgCatalog {
     async fn find_upload_by_sha256(&self, tenant: &str, sha256: &str) -> Result<Option<Upload>> {
         let found = sqlx::query(sql::FIND_UPLOAD).bind(tenant).bind(sha256).fetch_optional(self.db.pool()).await?;
         found.as_ref().map(row::upload).transpose()
+    }
+    async fn delete_upload(&self, tenant: &str, id: &str) -> Result<Option<Upload>> {
+        let gone = sqlx::query(sql::DELETE_UPLOAD).bind(id).bind(tenant).fetch_optional(self.db.pool()).await?;
+        gone.as_ref().map(row::upload).transpose()
+    }
+
+    async fn create_pending_upload(&self, pending: NewPendingUpload) -> Result<PendingUpload> {
+        let created = sqlx::query(sql::INSERT_PENDING)
+            .bind(sql::upload_id())
+            .bind(&pending.tenant)
+            .bind(&pending.sha256)
+            .bind(to_i64(pending.bytes, "upload size")?)
+            .bind(&pending.content_type)
+            .bind(&pending.filename)
+            .bind(&pending.blob_key)
+            .bind(ms(pending.expires_at))
+            .bind(ms(self.clock.now()))
+            .fetch_one(self.db.pool())
+            .await?;
+        row::pending(&created)
+    }
+
+    async fn get_pending_upload(&self, id: &str) -> Result<Option<PendingUpload>> {
+        let found = sqlx::query(sql::GET_PENDING).bind(id).fetch_optional(self.db.pool()).await?;
+        found.as_ref().map(row::pending).transpose()
+    }
+
+    async fn purge_pending_uploads(&self, before: DateTime<Utc>) -> Result<u64> {
+        let done = sqlx::query(sql::PURGE_PENDING).bind(ms(before)).execute(self.db.pool()).await?;
+        Ok(done.rows_affected())
     }
 }

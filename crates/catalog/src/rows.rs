@@ -5,7 +5,7 @@ use sqlx::{ColumnIndex, Decode, Row, Type};
 use tintype_db::rows::{opt_time, time, to_u64};
 
 use crate::Result;
-use crate::model::{ApiKey, Upload};
+use crate::model::{ApiKey, PendingUpload, Upload};
 
 /// An `api_keys` row.
 pub(crate) fn api_key<'r, R>(row: &'r R) -> Result<ApiKey>
@@ -42,6 +42,27 @@ where
         content_type: row.try_get("content_type")?,
         filename: row.try_get("filename")?,
         blob_key: row.try_get("blob_key")?,
+        created_at: time(row.try_get("created_at")?)?,
+    })
+}
+
+/// A `pending_uploads` row.
+pub(crate) fn pending<'r, R>(row: &'r R) -> Result<PendingUpload>
+where
+    R: Row,
+    &'static str: ColumnIndex<R>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
+{
+    Ok(PendingUpload {
+        id: row.try_get("id")?,
+        tenant: row.try_get("tenant")?,
+        sha256: row.try_get("sha256")?,
+        bytes: to_u64(row.try_get("bytes")?, "upload size")?,
+        content_type: row.try_get("content_type")?,
+        filename: row.try_get("filename")?,
+        blob_key: row.try_get("blob_key")?,
+        expires_at: time(row.try_get("expires_at")?)?,
         created_at: time(row.try_get("created_at")?)?,
     })
 }

@@ -25,12 +25,25 @@ pub(crate) const GET_UPLOAD: &str = "SELECT * FROM uploads WHERE id = $1 AND ten
 /// A tenant's upload by content: tenant, sha256.
 pub(crate) const FIND_UPLOAD: &str = "SELECT * FROM uploads WHERE tenant = $1 AND sha256 = $2";
 
+/// Removes one upload of a tenant: id, tenant.
+pub(crate) const DELETE_UPLOAD: &str = "DELETE FROM uploads WHERE id = $1 AND tenant = $2 RETURNING *";
+/// Records a pending upload: id, tenant, sha256, bytes, content_type, filename, blob_key,
+/// expires_at, created_at.
+pub(crate) const INSERT_PENDING: &str = "INSERT INTO pending_uploads
+     (id, tenant, sha256, bytes, content_type, filename, blob_key, expires_at, created_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+     RETURNING *";
+/// A pending upload by id.
+pub(crate) const GET_PENDING: &str = "SELECT * FROM pending_uploads WHERE id = $1";
+/// Removes pending uploads expired before $1.
+pub(crate) const PURGE_PENDING: &str = "DELETE FROM pending_uploads WHERE expires_at < $1";
+
 /// A fresh `key_…` id.
 pub(crate) fn key_id() -> String {
     format!("key_{}", uuid::Uuid::now_v7().simple())
 }
 
-/// A fresh `upl_…` id.
+/// A fresh `upl_…` id (pending uploads get theirs from here too).
 pub(crate) fn upload_id() -> String {
     format!("upl_{}", uuid::Uuid::now_v7().simple())
 }

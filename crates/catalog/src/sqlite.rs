@@ -2,10 +2,11 @@
 //! the read pool.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use tintype_db::rows::{ms, to_i64};
 use tintype_db::{Clock, SqliteDb};
 
-use crate::model::{ApiKey, NewApiKey, NewUpload, Upload};
+use crate::model::{ApiKey, NewApiKey, NewPendingUpload, NewUpload, PendingUpload, Upload};
 use crate::{Catalog, Result, rows as row, sql};
 
 /// The SQLite driver.
@@ -65,7 +66,7 @@ impl Catalog for SqliteCatalog {
         // The insert and the read of a conflicting row share the writer: no gap between.
         let mut conn = self.db.writer().await?;
         let inserted = sqlx::query(sql::INSERT_UPLOAD)
-            .bind(sql::upload_id())
+            .bind(upload.id.clone().unwrap_or_else(sql::upload_id))
             .bind(&upload.tenant)
             .bind(&upload.sha256)
             .bind(bytes)
@@ -91,5 +92,36 @@ impl Catalog for SqliteCatalog {
     async fn find_upload_by_sha256(&self, tenant: &str, sha256: &str) -> Result<Option<Upload>> {
         let found = sqlx::query(sql::FIND_UPLOAD).bind(tenant).bind(sha256).fetch_optional(self.db.reader()).await?;
         found.as_ref().map(row::upload).transpose()
+    }
+    async fn delete_upload(&self, tenant: &str, id: &str) -> Result<Option<Upload>> {
+        let gone =
+            sqlx::query(sql::DELETE_UPLOAD).bind(id).bind(tenant).fetch_optional(&mut *self.db.writer().await?).await?;
+        gone.as_ref().map(row::upload).transpose()
+    }
+
+    async fn create_pending_upload(&self, pending: NewPendingUpload) -> Result<PendingUpload> {
+        let created = sqlx::query(sql::INSERT_PENDING)
+            .bind(sql::upload_id())
+            .bind(&pending.tenant)
+            .bind(&pending.sha256)
+            .bind(to_i64(pending.bytes, "upload size")?)
+            .bind(&pending.content_type)
+            .bind(&pending.filename)
+            .bind(&pending.blob_key)
+            .bind(ms(pending.expires_at))
+            .bind(ms(self.clock.now()))
+            .fetch_one(&mut *self.db.writer().await?)
+            .await?;
+        row::pending(&created)
+    }
+
+    async fn get_pending_upload(&self, id: &str) -> Result<Option<PendingUpload>> {
+        let found = sqlx::query(sql::GET_PENDING).bind(id).fetch_optional(self.db.reader()).await?;
+        found.as_ref().map(row::pending).transpose()
+    }
+
+    async fn purge_pending_uploads(&self, before: DateTime<Utc>) -> Result<u64> {
+        let done = sqlx::query(sql::PURGE_PENDING).bind(ms(before)).execute(&mut *self.db.writer().await?).await?;
+        Ok(done.rows_affected())
     }
 }

@@ -86,7 +86,8 @@ async fn sqlite_database_from_release_0_1_upgrades_in_place() {
     let db = Db::open(&url, PgSettings::default()).await.unwrap();
     let tracked: Vec<(String, i64)> = sqlx::query_as(
         "SELECT 'queue', version FROM _tintype_queue_migrations
-         UNION ALL SELECT 'catalog', version FROM _tintype_catalog_migrations ORDER BY 1, 2",
+         UNION ALL SELECT 'catalog', version FROM _tintype_catalog_migrations
+         UNION ALL SELECT 'library', version FROM _tintype_library_migrations ORDER BY 1, 2",
     )
     .fetch_all(match &db {
         Db::Sqlite(lite) => lite.reader(),
@@ -94,7 +95,8 @@ async fn sqlite_database_from_release_0_1_upgrades_in_place() {
     })
     .await
     .unwrap();
-    assert_eq!(tracked, [("catalog".into(), 1), ("queue".into(), 1), ("queue".into(), 2)]);
+    let expected = [("catalog", 1), ("catalog", 2), ("library", 1), ("queue", 1), ("queue", 2)];
+    assert_eq!(tracked, expected.map(|(c, v)| (c.to_owned(), v)));
     check_upgraded(&db, &url).await;
 }
 
@@ -115,12 +117,13 @@ async fn postgres_database_from_release_0_1_upgrades_in_place() {
     let Db::Postgres(pg) = &db else { unreachable!() };
     let tracked: Vec<(String, i64)> = sqlx::query_as(
         "SELECT 'queue', version FROM _tintype_queue_migrations
-         UNION ALL SELECT 'catalog', version FROM _tintype_catalog_migrations ORDER BY 1, 2",
+         UNION ALL SELECT 'catalog', version FROM _tintype_catalog_migrations
+         UNION ALL SELECT 'library', version FROM _tintype_library_migrations ORDER BY 1, 2",
     )
     .fetch_all(pg.pool())
     .await
     .unwrap();
-    let expected = [("catalog", 1), ("queue", 1), ("queue", 2), ("queue", 3), ("queue", 4)];
+    let expected = [("catalog", 1), ("catalog", 2), ("library", 1), ("queue", 1), ("queue", 2), ("queue", 3), ("queue", 4)];
     assert_eq!(tracked, expected.map(|(c, v)| (c.to_owned(), v)));
     check_upgraded(&db, &url).await;
 }

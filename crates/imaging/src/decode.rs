@@ -49,6 +49,9 @@ pub struct Decoded {
     pub icc: Option<Vec<u8>>,
     /// Format and stored dimensions from [`probe`].
     pub info: ImageInfo,
+    /// The whole image's upright size: `info`'s, turned by the orientation (the pixels
+    /// may be smaller after [`decode_reduced`]).
+    pub upright: (u32, u32),
 }
 
 /// Decodes `bytes` to upright 8-bit RGB within `limits`.
@@ -58,6 +61,14 @@ pub struct Decoded {
 /// decoder lacks (a TIFF compression, say); [`ImagingError::ImageTooLarge`] when the
 /// decoder would need more memory than the limits allow.
 pub fn decode(bytes: &[u8], limits: &Limits) -> Result<Decoded, ImagingError> {
+    decode_reduced(bytes, limits, u32::MAX)
+}
+
+/// Like [`decode`], but a JPEG may come out smaller: libjpeg scales it by the smallest
+/// `n/8` (DCT scaling, much faster than decoding whole and resizing) whose longest side
+/// is still at least `longest` (or the whole image, when that is smaller). Other formats
+/// decode whole. Thumbnails ask for the largest rendition's size.
+pub fn decode_reduced(bytes: &[u8], limits: &Limits, longest: u32) -> Result<Decoded, ImagingError> {
     let info = probe(bytes, limits)?;
     if info.format == Format::Jpeg {
         let header = jpeg::read_header(bytes)?;
@@ -65,15 +76,36 @@ pub fn decode(bytes: &[u8], limits: &Limits) -> Result<Decoded, ImagingError> {
             return Err(ImagingError::Corrupt("jpeg: truncated (no end-of-image marker)".into()));
         }
         let icc = header.icc_profile();
-        let pixels = orient(decode_jpeg(bytes, &header, icc.as_deref())?, header.orientation());
+        let scale = dct_scale(info.width.max(info.height), longest);
+        let orientation = header.orientation();
+        let pixels = orient(decode_jpeg(bytes, &header, icc.as_deref(), scale)?, orientation);
         // CMYK comes out as sRGB: its profile (used or not) no longer describes the pixels.
         let icc = icc.filter(|profile| header.frame.components != 4 && is_rgb_profile(profile));
-        return Ok(Decoded { pixels, icc, info });
+        let upright = upright(&info, orientation);
+        return Ok(Decoded { pixels, icc, info, upright });
+    }
+    #[cfg(feature = "heic")]
+    if info.format == Format::Heic {
+        let (pixels, icc) = crate::heic::decode(bytes, &info)?;
+        let icc = icc.filter(|profile| is_rgb_profile(profile));
+        let upright = (info.width, info.height);
+        return Ok(Decoded { pixels, icc, info, upright });
     }
     let (image, orientation, icc) = decode_with_image(bytes, &info, limits)?;
     let pixels = orient(to_rgb(image), orientation);
     let icc = icc.filter(|profile| is_rgb_profile(profile));
-    Ok(Decoded { pixels, icc, info })
+    let upright = upright(&info, orientation);
+    Ok(Decoded { pixels, icc, info, upright })
+}
+
+/// The stored size, sides swapped by the orientations that turn the image a quarter.
+fn upright(info: &ImageInfo, orientation: Orientation) -> (u32, u32) {
+    use Orientation::{Rotate90, Rotate90FlipH, Rotate270, Rotate270FlipH};
+    if matches!(orientation, Rotate90 | Rotate270 | Rotate90FlipH | Rotate270FlipH) {
+        (info.height, info.width)
+    } else {
+        (info.width, info.height)
+    }
 }
 
 /// Bytes the `image` decoders may allocate: the largest allowed image at 8 bytes a pixel
@@ -93,7 +125,7 @@ fn decode_with_image(
     image_limits.max_image_width = Some(limits.max_side);
     image_limits.max_image_height = Some(limits.max_side);
     image_limits.max_alloc = Some(alloc_budget(limits));
-    let mut reader = image::ImageReader::with_format(Cursor::new(bytes), info.format.to_image());
+    let mut reader = image::ImageReader::with_format(Cursor::new(bytes), info.format.to_image()?);
     reader.limits(image_limits);
     let error = |e| image_error(e, info);
     let mut decoder = reader.into_decoder().map_err(error)?;
@@ -185,13 +217,27 @@ fn to_8(v: u16) -> u8 {
     ((u32::from(v) + 128) / 257) as u8
 }
 
+/// The smallest libjpeg scale `n` (output = ceil(side × n / 8)) that keeps the longest
+/// side at least `longest`, or 8 (whole) when the image is not larger than that.
+fn dct_scale(stored_longest: u32, longest: u32) -> u8 {
+    let wanted = u64::from(longest.min(stored_longest));
+    (1..=8u8).find(|&n| (u64::from(stored_longest) * u64::from(n)).div_ceil(8) >= wanted).unwrap_or(8)
+}
+
 /// Decodes a JPEG with libjpeg (`mozjpeg`) straight to RGB, or to CMYK (CMYK and YCCK
 /// sources) converted to sRGB by `cmyk` with `profile`, the embedded ICC profile.
-/// libjpeg reports fatal errors by unwinding; they are caught and read as corrupt data.
-fn decode_jpeg(bytes: &[u8], header: &jpeg::JpegHeader<'_>, profile: Option<&[u8]>) -> Result<RgbImage, ImagingError> {
+/// `scale` is libjpeg's `n/8` output scaling (8 = whole). libjpeg reports fatal errors by
+/// unwinding; they are caught and read as corrupt data.
+fn decode_jpeg(
+    bytes: &[u8],
+    header: &jpeg::JpegHeader<'_>,
+    profile: Option<&[u8]>,
+    scale: u8,
+) -> Result<RgbImage, ImagingError> {
     let is_cmyk = header.frame.components == 4;
     let run = || -> std::io::Result<(usize, usize, Vec<u8>)> {
-        let decompress = mozjpeg::Decompress::new_mem(bytes)?;
+        let mut decompress = mozjpeg::Decompress::new_mem(bytes)?;
+        decompress.scale(scale);
         let space = if is_cmyk { mozjpeg::ColorSpace::JCS_CMYK } else { mozjpeg::ColorSpace::JCS_RGB };
         let mut started = decompress.to_colorspace(space)?;
         let (width, height) = (started.width(), started.height());

@@ -25,7 +25,7 @@ pub enum ImagingError {
         /// Which limit.
         reason: String,
     },
-    /// Recognised, but not a format this build decodes (HEIC, AVIF, GIF, ...).
+    /// Recognised, but not a format this build decodes (AVIF, GIF, ...).
     #[error("unsupported image format: {0}")]
     UnsupportedFormat(String),
     /// Not an image at all.
@@ -49,7 +49,7 @@ tintype_codes::codes! {
     FILE_TOO_LARGE = ("file_too_large", TooLarge);
     /// A side or the pixel count is over the limit (from the header, before decoding).
     IMAGE_TOO_LARGE = ("image_too_large", TooLarge);
-    /// A format this build does not decode (HEIC, AVIF, GIF, BMP, SVG).
+    /// A format this build does not decode (AVIF, GIF, BMP, SVG; HEIC without the `heic` feature).
     UNSUPPORTED_FORMAT = ("unsupported_format", Unsupported);
     /// Not an image at all.
     NOT_AN_IMAGE = ("not_an_image", Unsupported);

@@ -9,6 +9,11 @@
 //!   white, CMYK/grayscale/16-bit converted, an RGB ICC profile kept.
 //! - `jpeg` (internal): the JPEG marker walker both of the above read JPEGs with.
 //! - `cmyk` (internal): CMYK to sRGB through the embedded profile (`moxcms`), or naively.
+//! - `heic` (internal, `heic` feature): HEIC/HEIF through the system libheif.
+//! - [`exif`]: EXIF into typed fields (time taken, camera, lens, exposure, GPS).
+//! - [`colour`]: RGB in an embedded ICC profile (Display P3, Adobe RGB) to sRGB.
+//! - [`thumbnail`]: a photo's renditions: one reduced decode, a resize cascade, JPEG /
+//!   WebP / AVIF encodes in parallel, and a DCT perceptual hash.
 //! - [`catalog`]: the print catalog of SPEC §5 as data.
 //! - [`geometry`]: stretch or crop (with a focal point) from a source to a target size.
 //! - [`resize`]: Lanczos3 resampling in bands of output rows.
@@ -18,13 +23,18 @@
 
 pub mod catalog;
 mod cmyk;
+pub mod colour;
 pub mod decode;
 pub mod encode;
 pub mod error;
+pub mod exif;
 pub mod geometry;
+#[cfg(feature = "heic")]
+mod heic;
 mod jpeg;
 pub mod limits;
 pub mod resize;
+pub mod thumbnail;
 pub mod watermark;
 
 pub use error::ImagingError;

@@ -1,7 +1,7 @@
 //! Input limits and the header probe: what an upload is and how big it claims to be,
 //! decided from its first bytes and its header alone, before a single pixel is decoded
 //! (SPEC §5 "Bad input", §6). [`probe`] sniffs the format from magic bytes (JPEG, PNG,
-//! WebP and TIFF are decoded; HEIC/HEIF, AVIF, GIF, BMP, PDF, SVG, JPEG XL and PSD are
+//! WebP, TIFF and (with the `heic` feature) HEIC/HEIF are decoded; AVIF, GIF, BMP, PDF, SVG, JPEG XL and PSD are
 //! recognised and refused by name; anything else is not an image), reads the stored
 //! dimensions and checks them against [`Limits`]. JPEG headers are read by the `jpeg`
 //! module's marker walker (the one `decode` reads the rest of a JPEG's structure with),
@@ -41,6 +41,8 @@ pub enum Format {
     WebP,
     /// TIFF (the first image).
     Tiff,
+    /// HEIC/HEIF (the primary image; with the `heic` feature, through libheif).
+    Heic,
 }
 
 impl Format {
@@ -51,15 +53,29 @@ impl Format {
             Format::Png => "png",
             Format::WebP => "webp",
             Format::Tiff => "tiff",
+            Format::Heic => "heic",
         }
     }
 
-    pub(crate) fn to_image(self) -> image::ImageFormat {
+    /// The MIME type.
+    pub fn mime(self) -> &'static str {
         match self {
-            Format::Jpeg => image::ImageFormat::Jpeg,
-            Format::Png => image::ImageFormat::Png,
-            Format::WebP => image::ImageFormat::WebP,
-            Format::Tiff => image::ImageFormat::Tiff,
+            Format::Jpeg => "image/jpeg",
+            Format::Png => "image/png",
+            Format::WebP => "image/webp",
+            Format::Tiff => "image/tiff",
+            Format::Heic => "image/heic",
+        }
+    }
+
+    /// The `image` crate's name for it (HEIC is not decoded there).
+    pub(crate) fn to_image(self) -> Result<image::ImageFormat, ImagingError> {
+        match self {
+            Format::Jpeg => Ok(image::ImageFormat::Jpeg),
+            Format::Png => Ok(image::ImageFormat::Png),
+            Format::WebP => Ok(image::ImageFormat::WebP),
+            Format::Tiff => Ok(image::ImageFormat::Tiff),
+            Format::Heic => Err(ImagingError::UnsupportedFormat("heic".into())),
         }
     }
 }
@@ -97,6 +113,7 @@ pub fn probe(bytes: &[u8], limits: &Limits) -> Result<ImageInfo, ImagingError> {
         }
         Format::Png => png_dimensions(bytes)?,
         Format::WebP | Format::Tiff => header_dimensions(bytes, format)?,
+        Format::Heic => heic_dimensions(bytes)?,
     };
     if width == 0 || height == 0 {
         return Err(ImagingError::Corrupt(format!("the {} header says {width}x{height}", format.name())));
@@ -132,9 +149,22 @@ fn png_dimensions(bytes: &[u8]) -> Result<(u32, u32), ImagingError> {
 fn header_dimensions(bytes: &[u8], format: Format) -> Result<(u32, u32), ImagingError> {
     // Default image limits (no side limit, 512 MiB for header metadata): we check the
     // sides ourselves so that an oversized header reads as `ImageTooLarge`, not corrupt.
-    image::ImageReader::with_format(Cursor::new(bytes), format.to_image())
+    image::ImageReader::with_format(Cursor::new(bytes), format.to_image()?)
         .into_dimensions()
         .map_err(|e| ImagingError::Corrupt(format!("unreadable {} header: {e}", format.name())))
+}
+
+/// The primary image's size from the HEIF container (libheif parses the boxes; no pixel
+/// is decoded).
+#[cfg(feature = "heic")]
+fn heic_dimensions(bytes: &[u8]) -> Result<(u32, u32), ImagingError> {
+    crate::heic::dimensions(bytes)
+}
+
+/// Without the `heic` feature a HEIC is recognised and refused by name.
+#[cfg(not(feature = "heic"))]
+fn heic_dimensions(_bytes: &[u8]) -> Result<(u32, u32), ImagingError> {
+    Err(ImagingError::UnsupportedFormat("heic (this build has no HEIC decoder)".into()))
 }
 
 /// Names the format from its magic bytes.
@@ -158,6 +188,7 @@ fn sniff(bytes: &[u8]) -> Result<Format, ImagingError> {
     }
     if at(4, b"ftyp") {
         return match iso_brand(bytes) {
+            Some("heic" | "heif") => Ok(Format::Heic),
             Some(name) => unsupported(name),
             None => Err(ImagingError::NotAnImage),
         };

@@ -4,12 +4,15 @@
 //! workers).
 //!
 //! - [`print`]: print-ready ZIP packs and single exports (SPEC §5, SnapToSize).
+//! - [`ingest`]: an upload into the photo library: EXIF, renditions, perceptual hash,
+//!   deduplication (SPEC §5, Photobomb).
 //! - [`sources`]: a job's source (an upload or a URL) read for any pipeline, through
 //!   `tintype-fetch`'s SSRF-guarded client for URLs.
 //! - [`zipstream`]: ZIPs written from a blocking thread straight into the blob store.
 //! - [`PIPELINES`]: every kind of this build. Adding a kind is its module plus one line
 //!   there (and its config section in [`Sections`] if it has one).
 
+pub mod ingest;
 pub mod print;
 pub mod sources;
 pub mod zipstream;
@@ -19,6 +22,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use tintype_catalog::Catalog;
 use tintype_kinds::{JobSpec, Kinds};
+use tintype_library::Library;
 use tintype_worker::builtin::{Noop, Sleep};
 use tintype_worker::{JobRunner, Runners};
 
@@ -30,6 +34,8 @@ use tintype_worker::{JobRunner, Runners};
 pub struct Sections {
     /// `[print]`.
     pub print: print::PrintSection,
+    /// `[ingest]`.
+    pub ingest: ingest::IngestSection,
     /// `[fetch]`: rules for source URLs, shared by every pipeline that fetches.
     pub fetch: tintype_fetch::FetchSection,
 }
@@ -38,6 +44,7 @@ impl Sections {
     /// Checks every section; the error names the field.
     pub fn validate(&self) -> Result<(), String> {
         self.print.validate()?;
+        self.ingest.validate()?;
         self.fetch.validate()
     }
 }
@@ -47,15 +54,22 @@ impl Sections {
 pub struct RunnerDeps {
     /// Keys and uploads (sources named by upload id).
     pub catalog: Arc<dyn Catalog>,
+    /// The photo library (`ingest` files photos there).
+    pub library: Arc<dyn Library>,
     /// Sources (uploads and URLs) through one shared SSRF-guarded client.
     pub sources: sources::Sources,
 }
 
 impl RunnerDeps {
-    /// The dependencies over `catalog`, with one fetcher for the `[fetch]` rules.
-    pub fn new(sections: &Sections, catalog: Arc<dyn Catalog>) -> Result<RunnerDeps, String> {
+    /// The dependencies over `catalog` and `library`, with one fetcher for the `[fetch]`
+    /// rules.
+    pub fn new(
+        sections: &Sections,
+        catalog: Arc<dyn Catalog>,
+        library: Arc<dyn Library>,
+    ) -> Result<RunnerDeps, String> {
         let fetcher = tintype_fetch::Fetcher::new(sections.fetch.policy()).map_err(|e| format!("fetch client: {e}"))?;
-        Ok(RunnerDeps { sources: sources::Sources::new(catalog.clone(), fetcher), catalog })
+        Ok(RunnerDeps { sources: sources::Sources::new(catalog.clone(), fetcher), catalog, library })
     }
 }
 
@@ -79,6 +93,7 @@ pub const PIPELINES: &[Pipeline] = &[
     Pipeline { kind: "noop", spec: |_| Arc::new(Noop), runner: |_, _| Ok(Arc::new(Noop)) },
     Pipeline { kind: "sleep", spec: |_| Arc::new(Sleep), runner: |_, _| Ok(Arc::new(Sleep)) },
     print::PIPELINE,
+    ingest::PIPELINE,
 ];
 
 /// Every kind's spec (what an api process needs).
@@ -111,7 +126,7 @@ mod tests {
             assert_eq!((p.spec)(&sections).kind(), p.kind);
         }
         let names: Vec<&str> = kinds(&sections).names().collect();
-        assert_eq!(names, ["noop", "print", "sleep"]);
+        assert_eq!(names, ["ingest", "noop", "print", "sleep"]);
         sections.validate().unwrap();
     }
 }

@@ -19,6 +19,7 @@ use axum::http::{HeaderName, Request};
 use tintype_blobs::{BlobStore, UrlSigner};
 use tintype_catalog::Catalog;
 use tintype_kinds::Kinds;
+use tintype_library::Library;
 use tintype_queue::Engine;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -68,6 +69,8 @@ pub struct AppState {
     pub engine: Arc<dyn Engine>,
     /// Keys and uploads.
     pub catalog: Arc<dyn Catalog>,
+    /// The photo library.
+    pub library: Arc<dyn Library>,
     /// Blob storage.
     pub blobs: Arc<dyn BlobStore>,
     /// Every job kind's submit side (validation, lifetimes); never their runners.

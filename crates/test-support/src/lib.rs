@@ -72,6 +72,8 @@ pub struct TestApp {
     pub engine: Arc<dyn Engine>,
     /// The catalog (keys, uploads) in the same database.
     pub catalog: Arc<dyn Catalog>,
+    /// The photo library in the same database.
+    pub library: Arc<dyn tintype_library::Library>,
     /// The blob store.
     pub blobs: Arc<LocalStore>,
     /// The sweeper over the same engine and store (call `sweep_once` yourself).
@@ -120,6 +122,7 @@ impl TestApp {
             client,
             engine: assembly.backends.engine.clone(),
             catalog: assembly.backends.catalog.clone(),
+            library: assembly.backends.library.clone(),
             blobs,
             sweeper: assembly.sweeper(),
             dir,

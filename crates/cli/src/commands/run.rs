@@ -181,6 +181,7 @@ async fn local_upload(catalog: &dyn Catalog, blobs: &dyn BlobStore, path: &Path)
     let body = futures::stream::once(async move { Ok(bytes::Bytes::from(bytes)) });
     blobs.put(&key, Box::pin(body), PutOptions::default()).await?;
     let upload = NewUpload {
+        id: None,
         tenant: "local".into(),
         sha256,
         bytes: size,

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::json;
-use tintype_queue::{JobFilter, JobId, JobState, NewJob, QueueError};
+use tintype_queue::{Enqueued, JobFilter, JobId, JobState, NewJob, QueueError};
 
 use crate::error::{
     ARTIFACT_NOT_FOUND, ARTIFACTS_EXPIRED, ApiError, INVALID_HEADER, INVALID_IDEMPOTENCY_KEY, INVALID_PRIORITY,
@@ -52,37 +52,61 @@ pub async fn create(
     body: Result<Json<CreateJob>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Json(req) = body?;
-    let spec = state.kinds.get(&req.kind)?;
-    let mut input = if req.input.is_null() { json!({}) } else { req.input };
-    let submit = Submit { tenant: &tenant.id, plan: &tenant.plan, catalog: &*state.catalog };
-    spec.validate(&mut input, submit).await?;
-    spec.apply_plan(&mut input, &tenant.plan);
-    let queue = req.queue.unwrap_or_else(|| spec.default_queue().to_owned());
-    if !QUEUES.contains(&queue.as_str()) {
-        return Err(ApiError::new(INVALID_QUEUE, format!("queue must be one of {}", QUEUES.join(", "))));
-    }
-    let priority = req.priority.unwrap_or(0);
-    if !(-1000..=1000).contains(&priority) {
-        return Err(ApiError::new(INVALID_PRIORITY, "priority must be between -1000 and 1000"));
-    }
     let idempotency_key = header_text(&headers, "idempotency-key")?;
     if idempotency_key.as_ref().is_some_and(|k| k.is_empty() || k.len() > 255) {
         return Err(ApiError::new(INVALID_IDEMPOTENCY_KEY, "Idempotency-Key must be 1 to 255 characters"));
     }
-    let mut job = NewJob::new(tenant.id, req.kind, input);
-    job.queue = queue;
-    job.priority = priority;
-    job.max_attempts = state.config.max_attempts;
-    job.artifact_ttl = spec.lifetimes().artifacts;
-    job.idempotency_key = idempotency_key;
-    job.correlation_id = header_text(&headers, REQUEST_ID.as_str())?;
-    let enqueued = state.engine.enqueue(job).await?;
+    let order = Order {
+        kind: req.kind,
+        input: req.input,
+        queue: req.queue,
+        priority: req.priority.unwrap_or(0),
+        idempotency_key,
+        correlation_id: header_text(&headers, REQUEST_ID.as_str())?,
+    };
+    let enqueued = submit(&state, &tenant, order).await?;
     let status = if enqueued.created { StatusCode::ACCEPTED } else { StatusCode::OK };
     let view = JobView::new(&state, &base_url(&state, &headers), &enqueued.job).await;
     let mut res = (status, Json(view)).into_response();
     let location = format!("/v1/jobs/{}", enqueued.job.id);
     res.headers_mut().insert(header::LOCATION, HeaderValue::from_str(&location).expect("ids are ASCII"));
     Ok(res)
+}
+
+/// A job to make, from `POST /v1/jobs` or from another route (an upload's confirm makes
+/// its `ingest` job).
+#[derive(Debug)]
+pub(crate) struct Order {
+    pub(crate) kind: String,
+    pub(crate) input: serde_json::Value,
+    pub(crate) queue: Option<String>,
+    pub(crate) priority: i32,
+    pub(crate) idempotency_key: Option<String>,
+    pub(crate) correlation_id: Option<String>,
+}
+
+/// Validates an order through its kind's spec (and the tenant's plan) and enqueues it.
+pub(crate) async fn submit(state: &AppState, tenant: &Tenant, order: Order) -> Result<Enqueued, ApiError> {
+    let spec = state.kinds.get(&order.kind)?;
+    let mut input = if order.input.is_null() { json!({}) } else { order.input };
+    let submit = Submit { tenant: &tenant.id, plan: &tenant.plan, catalog: &*state.catalog };
+    spec.validate(&mut input, submit).await?;
+    spec.apply_plan(&mut input, &tenant.plan);
+    let queue = order.queue.unwrap_or_else(|| spec.default_queue().to_owned());
+    if !QUEUES.contains(&queue.as_str()) {
+        return Err(ApiError::new(INVALID_QUEUE, format!("queue must be one of {}", QUEUES.join(", "))));
+    }
+    if !(-1000..=1000).contains(&order.priority) {
+        return Err(ApiError::new(INVALID_PRIORITY, "priority must be between -1000 and 1000"));
+    }
+    let mut job = NewJob::new(tenant.id.clone(), order.kind, input);
+    job.queue = queue;
+    job.priority = order.priority;
+    job.max_attempts = state.config.max_attempts;
+    job.artifact_ttl = spec.lifetimes().artifacts;
+    job.idempotency_key = order.idempotency_key;
+    job.correlation_id = order.correlation_id;
+    Ok(state.engine.enqueue(job).await?)
 }
 
 fn header_text(headers: &HeaderMap, name: &str) -> Result<Option<String>, ApiError> {

@@ -1,10 +1,12 @@
 //! The route table, grouped per domain: each module below owns its routes (`routes()`)
 //! and their handlers; this file only merges them and sets the body limits.
 
+pub mod albums;
 pub mod blobs;
 pub mod events;
 pub mod health;
 pub mod jobs;
+pub mod photos;
 pub mod uploads;
 
 use axum::Router;
@@ -17,9 +19,11 @@ pub fn router(state: AppState) -> Router {
     let json_limit = state.config.max_json_bytes;
     Router::new()
         .merge(health::routes())
-        .merge(uploads::routes(upload_limit))
+        .merge(uploads::routes(upload_limit, json_limit))
         .merge(jobs::routes(json_limit))
         .merge(events::routes())
         .merge(blobs::routes())
+        .merge(photos::routes())
+        .merge(albums::routes().layer(axum::extract::DefaultBodyLimit::max(json_limit)))
         .with_state(state)
 }

@@ -1,11 +1,23 @@
-//! `POST /v1/uploads`: a raw body (with its Content-Type) or a multipart form's first file,
-//! streamed into the blob store while it is hashed and counted. The content lands under
-//! `t/<tenant>/uploads/<sha256>`; the same content uploaded twice by one tenant is stored
-//! once (`duplicate: true`), never across tenants.
+//! Uploads, two ways. Either way the content lands under `t/<tenant>/uploads/<sha256>`,
+//! and the same content uploaded twice by one tenant is stored once, never across tenants.
+//!
+//! - `POST /v1/uploads`: a raw body (with its Content-Type) or a multipart form's first
+//!   file, streamed into the blob store while it is hashed and counted (`duplicate: true`
+//!   for content the tenant has). `?ingest=true` also files it in the photo library (an
+//!   `ingest` job, answered as `job`).
+//! - `POST /v1/uploads/presign` `{filename, bytes, sha256, content_type}`: for photo
+//!   libraries. Content the library already has is `{"duplicate_of": photo}` (nothing to
+//!   send); content already uploaded is `{"upload_id", "uploaded": true}` (confirm it);
+//!   anything else gets a signed PUT URL valid 15 minutes with the headers to send. On S3
+//!   the URL is the store's own, bound to `x-amz-checksum-sha256`, so the store refuses
+//!   other bytes; on the local store it is `PUT /v1/uploads/{id}/content`, which hashes
+//!   what it receives and keeps nothing unless size and SHA-256 match.
+//! - `POST /v1/uploads/{id}/confirm`: 202, the upload filed and its `ingest` job enqueued
+//!   on `high`, keyed `ingest:<upload id>` (confirming twice is one job).
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -17,16 +29,20 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures::{Stream, StreamExt, TryStreamExt};
 
+use axum::http::HeaderMap;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tintype_blobs::layout;
-use tintype_blobs::{ByteStream, PutOptions};
+use tintype_blobs::{BlobKey, ByteStream, PutOptions};
 use tintype_catalog::{NewUpload, Upload};
 
 use crate::error::{ApiError, INVALID_MULTIPART, MISSING_FILE, PAYLOAD_TOO_LARGE};
+use crate::views::{JobView, base_url};
 use crate::{AppState, Tenant};
 use tintype_catalog::UPLOAD_NOT_FOUND;
 use tintype_codes::common::INTERNAL;
+
+pub mod presign;
 
 /// The answer to an upload.
 #[derive(Debug, Serialize)]
@@ -37,6 +53,8 @@ pub struct UploadView {
     content_type: String,
     filename: Option<String>,
     duplicate: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    job: Option<JobView>,
 }
 
 impl UploadView {
@@ -48,19 +66,29 @@ impl UploadView {
             content_type: u.content_type,
             filename: u.filename,
             duplicate,
+            job: None,
         }
     }
 }
 
 /// `/v1/uploads…`, bodies up to `limit` bytes.
-pub fn routes(limit: usize) -> Router<AppState> {
+pub fn routes(limit: usize, json_limit: usize) -> Router<AppState> {
     Router::new()
         .route("/v1/uploads", post(create).layer(DefaultBodyLimit::max(limit)))
+        .route("/v1/uploads/presign", post(presign::presign).layer(DefaultBodyLimit::max(json_limit)))
         .route("/v1/uploads/{id}", get(show))
+        .route("/v1/uploads/{id}/content", put(presign::put_content).layer(DefaultBodyLimit::max(limit)))
+        .route("/v1/uploads/{id}/confirm", post(presign::confirm))
 }
 
 /// `POST /v1/uploads`: 201 for new content, 200 for a duplicate of the tenant's own.
-pub async fn create(State(state): State<AppState>, tenant: Tenant, req: Request) -> Result<Response, ApiError> {
+pub async fn create(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    headers: HeaderMap,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let ingest = req.uri().query().is_some_and(|q| q.split('&').any(|kv| kv == "ingest=true" || kv == "ingest=1"));
     let max = state.config.max_upload_bytes;
     let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|n| n > max) {
@@ -104,7 +132,12 @@ pub async fn create(State(state): State<AppState>, tenant: Tenant, req: Request)
         store(&state, &tenant, body, ctype, filename).await?
     };
     let status = if duplicate { StatusCode::OK } else { StatusCode::CREATED };
-    Ok((status, Json(UploadView::new(upload, duplicate))).into_response())
+    let mut view = UploadView::new(upload, duplicate);
+    if ingest {
+        let enqueued = presign::ingest(&state, &tenant, &view.upload_id).await?;
+        view.job = Some(JobView::new(&state, &base_url(&state, &headers), &enqueued.job).await);
+    }
+    Ok((status, Json(view)).into_response())
 }
 
 /// `GET /v1/uploads/{id}`.
@@ -127,19 +160,28 @@ fn filename_from_query(q: &str) -> Option<String> {
         .map(|v| percent_encoding::percent_decode_str(v).decode_utf8_lossy().into_owned())
 }
 
-/// Streams `body` to a temporary key while hashing, then files it under its hash (or
-/// drops it for the tenant's existing copy).
-async fn store<S>(
+/// What [`receive`] stored under a temporary key.
+pub(crate) struct Received {
+    /// The temporary key (rename or delete it).
+    pub(crate) tmp: BlobKey,
+    /// Hex SHA-256 of the content.
+    pub(crate) sha256: String,
+    /// Its size.
+    pub(crate) bytes: u64,
+}
+
+/// Streams `body` to a temporary key of the tenant's while hashing and counting it;
+/// more than `max` bytes is a 413 and leaves nothing behind.
+pub(crate) async fn receive<S>(
     state: &AppState,
-    tenant: &Tenant,
+    tenant: &str,
     body: S,
-    content_type: String,
-    filename: Option<String>,
-) -> Result<(Upload, bool), ApiError>
+    content_type: &str,
+    max: u64,
+) -> Result<Received, ApiError>
 where
     S: Stream<Item = std::io::Result<Bytes>> + Send + 'static,
 {
-    let max = state.config.max_upload_bytes;
     let hasher = Arc::new(Mutex::new(Sha256::new()));
     let count = Arc::new(AtomicU64::new(0));
     let too_large = Arc::new(AtomicBool::new(false));
@@ -153,23 +195,40 @@ where
         h.lock().map_err(|_| std::io::Error::other("poisoned"))?.update(&chunk);
         Ok(chunk)
     }));
-    let tmp = layout::upload_in_flight(&tenant.id, &uuid::Uuid::new_v4().simple().to_string())?;
-    let put = state.blobs.put(&tmp, body, PutOptions { content_type: Some(content_type.clone()) }).await;
+    let tmp = layout::upload_in_flight(tenant, &uuid::Uuid::new_v4().simple().to_string())?;
+    let put = state.blobs.put(&tmp, body, PutOptions { content_type: Some(content_type.to_owned()) }).await;
     if too_large.load(Ordering::Relaxed) {
-        return Err(ApiError::new(PAYLOAD_TOO_LARGE, format!("uploads are limited to {max} bytes")));
+        return Err(ApiError::new(PAYLOAD_TOO_LARGE, format!("this upload is limited to {max} bytes")));
     }
     put?;
     let sha256 = hex::encode(hasher.lock().map_err(|_| ApiError::new(INTERNAL, "poisoned"))?.clone().finalize());
-    if let Some(existing) = state.catalog.find_upload_by_sha256(&tenant.id, &sha256).await? {
-        state.blobs.delete(&tmp).await?;
+    Ok(Received { tmp, sha256, bytes: count.load(Ordering::Relaxed) })
+}
+
+/// Streams `body` to a temporary key while hashing, then files it under its hash (or
+/// drops it for the tenant's existing copy).
+async fn store<S>(
+    state: &AppState,
+    tenant: &Tenant,
+    body: S,
+    content_type: String,
+    filename: Option<String>,
+) -> Result<(Upload, bool), ApiError>
+where
+    S: Stream<Item = std::io::Result<Bytes>> + Send + 'static,
+{
+    let got = receive(state, &tenant.id, body, &content_type, state.config.max_upload_bytes).await?;
+    if let Some(existing) = state.catalog.find_upload_by_sha256(&tenant.id, &got.sha256).await? {
+        state.blobs.delete(&got.tmp).await?;
         return Ok((existing, true));
     }
-    let key = layout::upload(&tenant.id, &sha256)?;
-    state.blobs.rename(&tmp, &key).await?;
+    let key = layout::upload(&tenant.id, &got.sha256)?;
+    state.blobs.rename(&got.tmp, &key).await?;
     let new = NewUpload {
+        id: None,
         tenant: tenant.id.clone(),
-        sha256,
-        bytes: count.load(Ordering::Relaxed),
+        sha256: got.sha256,
+        bytes: got.bytes,
         content_type,
         filename,
         blob_key: key.as_str().to_owned(),
