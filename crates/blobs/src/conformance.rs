@@ -37,7 +37,8 @@ macro_rules! blob_conformance {
         $crate::blob_conformance!(@tests $make; [$($(stringify!($skip)),*)?];
             put_then_get_roundtrip, put_replaces_atomically, failed_body_leaves_nothing,
             ranged_get, empty_blob, head_and_etag_change_on_rewrite, delete_is_idempotent,
-            list_by_prefix, delete_prefix_counts, rename_moves, large_streamed_put,
+            list_by_prefix, delete_prefix_counts, rename_moves, concurrent_renames_from_one_folder,
+            large_streamed_put,
             missing_is_not_found, directory_is_no_blob, cleanup_and_ping_keep_blobs);
     };
     (@tests $make:expr; $skip:tt; $($name:ident),+) => {
@@ -298,6 +299,24 @@ pub async fn rename_moves(store: &dyn BlobStore) {
     assert_eq!(read(store, &b).await, b"content c");
     assert_eq!(keys(store, &format!("{base}/")).await, vec![b.to_string()]);
     assert!(matches!(store.rename(&a, &c).await, Err(BlobError::NotFound)));
+}
+
+/// Many writers putting into one folder and renaming out of it at once (uploads: a temp
+/// key, then the content key) all succeed, though each rename may empty the folder.
+pub async fn concurrent_renames_from_one_folder(store: &dyn BlobStore) {
+    let base = base();
+    let moves = (0..24).map(|i| {
+        let (tmp, done) = (key(&format!("{base}/tmp/{i}")), key(&format!("{base}/done/{i}")));
+        async move {
+            put(store, &tmp, format!("content {i}")).await;
+            store.rename(&tmp, &done).await.map(|()| done)
+        }
+    });
+    for (i, moved) in futures::future::join_all(moves).await.into_iter().enumerate() {
+        let done = moved.unwrap_or_else(|e| panic!("rename {i}: {e}"));
+        assert_eq!(read(store, &done).await, format!("content {i}").into_bytes());
+    }
+    assert!(keys(store, &format!("{base}/tmp/")).await.is_empty());
 }
 
 /// 20 MiB streamed in 64 KiB chunks generated on the fly comes back byte for byte.

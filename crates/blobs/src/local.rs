@@ -171,7 +171,12 @@ impl BlobStore for LocalStore {
             return Ok(());
         }
         self.move_into_place(&src, &dst).await.map_err(missing)?;
-        sync_dir(src.parent().expect("blob paths lie below the root")).await?;
+        // A concurrent rename out of the same folder may have pruned it already: then
+        // there is no entry left to make durable.
+        match sync_dir(src.parent().expect("blob paths lie below the root")).await {
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            other => other?,
+        }
         self.prune_empty_parents(&src).await;
         Ok(())
     }

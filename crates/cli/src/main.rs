@@ -50,6 +50,9 @@ enum Command {
     /// Runs one job here, without a server, and writes its results to --out.
     #[command(subcommand)]
     Run(commands::run::KindCommand),
+    /// Uploads a folder of photos into a server's library (resumable; duplicates skipped
+    /// by content without being sent).
+    Import(commands::import::ImportArgs),
     /// Submits one job to a running server (--wait: follow it and download the results).
     Submit {
         #[command(flatten)]
@@ -79,7 +82,7 @@ fn main() -> anyhow::Result<()> {
         }),
     };
     let config = Config::load(cli.config.as_deref(), overrides)?;
-    let quiet = matches!(cli.command, Command::Run(_) | Command::Submit { .. });
+    let quiet = matches!(cli.command, Command::Run(_) | Command::Submit { .. } | Command::Import(_));
     commands::init_logging(&config, if quiet { "warn" } else { "info,sqlx=warn" });
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
@@ -93,6 +96,7 @@ fn main() -> anyhow::Result<()> {
             Command::Bench(cmd) => commands::bench::run(&config, cmd).await,
             Command::Run(cmd) => commands::run::run(&config, cmd).await,
             Command::Submit { server, kind } => commands::run::submit(server, kind).await,
+            Command::Import(args) => commands::import::run(args).await,
         }
     })
 }

@@ -123,7 +123,8 @@ async fn postgres_database_from_release_0_1_upgrades_in_place() {
     .fetch_all(pg.pool())
     .await
     .unwrap();
-    let expected = [("catalog", 1), ("catalog", 2), ("library", 1), ("queue", 1), ("queue", 2), ("queue", 3), ("queue", 4)];
+    let expected =
+        [("catalog", 1), ("catalog", 2), ("library", 1), ("queue", 1), ("queue", 2), ("queue", 3), ("queue", 4)];
     assert_eq!(tracked, expected.map(|(c, v)| (c.to_owned(), v)));
     check_upgraded(&db, &url).await;
 }

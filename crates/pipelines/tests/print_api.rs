@@ -20,7 +20,8 @@ use tintype_server::ServerConfig;
 use tintype_test_support::{TestApp, TestOptions};
 
 async fn app(fetch: FetchSection) -> TestApp {
-    let sections = Sections { print: PrintSection { threads: 2, ..PrintSection::default() }, fetch, ..Sections::default() };
+    let sections =
+        Sections { print: PrintSection { threads: 2, ..PrintSection::default() }, fetch, ..Sections::default() };
     let server = ServerConfig { max_attempts: 1, ..ServerConfig::default() };
     TestApp::spawn_with(TestOptions { sections, server, ..TestOptions::default() }).await
 }

@@ -2,6 +2,8 @@
 
 pub(crate) mod admin;
 pub(crate) mod bench;
+pub(crate) mod import;
+pub(crate) mod ingest;
 pub(crate) mod run;
 pub(crate) mod serve;
 

@@ -32,6 +32,9 @@ use crate::wiring::{self, Backends};
 pub(crate) enum KindCommand {
     /// Print-ready ZIP packs (one per ratio group) or one JPEG at one size.
     Print(PrintArgs),
+    /// A photo's library renditions and metadata (`run` only; `tintype import` sends
+    /// photos to a server).
+    Ingest(super::ingest::IngestArgs),
 }
 
 /// The `print` job's input as flags.
@@ -124,52 +127,97 @@ fn is_url(input: &str) -> bool {
     input.starts_with("http://") || input.starts_with("https://")
 }
 
-/// `tintype run print ...`.
+/// `tintype run KIND ...`.
 pub(crate) async fn run(config: &Config, cmd: KindCommand) -> anyhow::Result<()> {
-    let KindCommand::Print(args) = cmd;
-    std::fs::create_dir_all(&args.out).with_context(|| format!("--out: cannot create {}", args.out.display()))?;
-    let scratch = tempfile::Builder::new()
-        .prefix(".tintype-run-")
-        .tempdir_in(&args.out)
-        .with_context(|| format!("--out: cannot write in {}", args.out.display()))?;
-    let url = format!("sqlite://{}", scratch.path().join("run.db").display());
-    let db = Db::Sqlite(tintype_db::SqliteDb::open(&url).await?);
-    let backends = Backends::open(db, EngineConfig::default()).await?;
-    let blobs = Arc::new(LocalStore::open(scratch.path().join("blobs"))?);
-    let mut assembly = wiring::assembly(config, backends, blobs.clone())?;
-    assembly.worker.concurrency = 1;
-    let (engine, catalog) = (assembly.backends.engine.clone(), assembly.backends.catalog.clone());
+    match cmd {
+        KindCommand::Print(args) => run_print(config, args).await,
+        KindCommand::Ingest(args) => super::ingest::run(config, args).await,
+    }
+}
+
+/// A one-job deployment inside `--out`: a throwaway SQLite file and blob directory (in a
+/// hidden temp folder removed on drop), assembled like `serve`'s.
+pub(crate) struct Local {
+    /// The scratch folder.
+    _scratch: tempfile::TempDir,
+    /// Backends, sections and settings.
+    pub(crate) assembly: tintype_app::Assembly,
+    /// The blob directory (results are moved out of it).
+    pub(crate) blobs: Arc<LocalStore>,
+}
+
+impl Local {
+    /// Creates `out` and the scratch deployment inside it.
+    pub(crate) async fn open(config: &Config, out: &Path) -> anyhow::Result<Local> {
+        std::fs::create_dir_all(out).with_context(|| format!("--out: cannot create {}", out.display()))?;
+        let scratch = tempfile::Builder::new()
+            .prefix(".tintype-run-")
+            .tempdir_in(out)
+            .with_context(|| format!("--out: cannot write in {}", out.display()))?;
+        let url = format!("sqlite://{}", scratch.path().join("run.db").display());
+        let db = Db::Sqlite(tintype_db::SqliteDb::open(&url).await?);
+        let backends = Backends::open(db, EngineConfig::default()).await?;
+        let blobs = Arc::new(LocalStore::open(scratch.path().join("blobs"))?);
+        let mut assembly = wiring::assembly(config, backends, blobs.clone())?;
+        assembly.worker.concurrency = 1;
+        Ok(Local { _scratch: scratch, assembly, blobs })
+    }
+
+    /// Files a local file as an upload of tenant `local`; returns its id.
+    pub(crate) async fn upload(&self, path: &Path) -> anyhow::Result<String> {
+        local_upload(&*self.assembly.backends.catalog, &*self.blobs, path).await
+    }
+
+    /// Validates `input` through the kind's spec (a refusal is a [`JobFailed`]), runs the
+    /// job on a one-slot worker with a progress bar, and returns it at its end.
+    pub(crate) async fn run(&self, kind: &str, mut input: Value) -> anyhow::Result<Job> {
+        let (engine, catalog) = (self.assembly.backends.engine.clone(), self.assembly.backends.catalog.clone());
+        let kinds = self.assembly.kinds();
+        let spec = kinds.get(kind)?;
+        let submit = Submit { tenant: "local", plan: "pro", catalog: &*catalog };
+        if let Err(why) = spec.validate(&mut input, submit).await {
+            return Err(JobFailed { kind: kind.into(), code: why.code.name().into(), message: why.message }.into());
+        }
+        let job = NewJob { max_attempts: 1, ..NewJob::new("local", kind, input) };
+        let id = engine.enqueue(job).await?.job.id;
+        let worker = self.assembly.worker().map_err(anyhow::Error::msg)?;
+        let stop = CancellationToken::new();
+        let running = tokio::spawn(worker.run(stop.clone()));
+        let bar = Progress::new();
+        // The same watch the API's event stream follows: every change, then the end.
+        let changes = watch(engine.clone(), None, id.clone(), REREAD);
+        futures::pin_mut!(changes);
+        while let Some(change) = changes.next().await {
+            let e = change?.event();
+            bar.show(e.step.as_deref(), e.progress, e.message.as_deref());
+        }
+        let job = engine.get(None, &id).await?.context("the job vanished")?;
+        bar.finish();
+        stop.cancel();
+        let _ = running.await;
+        Ok(job)
+    }
+}
+
+/// The error a job that did not succeed ends the command with.
+pub(crate) fn failure(job: &Job) -> anyhow::Error {
+    let (code, message) = job
+        .error
+        .as_ref()
+        .map_or_else(|| (job.state.to_string(), String::new()), |e| (e.code.clone(), e.message.clone()));
+    JobFailed { kind: job.kind.clone(), code, message }.into()
+}
+
+/// `tintype run print ...`.
+async fn run_print(config: &Config, args: PrintArgs) -> anyhow::Result<()> {
+    let local = Local::open(config, &args.out).await?;
     let source = if is_url(&args.input) {
         json!({ "url": args.input })
     } else {
-        json!({ "upload_id": local_upload(&*catalog, &*blobs, Path::new(&args.input)).await? })
+        json!({ "upload_id": local.upload(Path::new(&args.input)).await? })
     };
-    let mut input = args.input(source)?;
-    let kinds = assembly.kinds();
-    let spec = kinds.get("print")?;
-    let submit = Submit { tenant: "local", plan: "pro", catalog: &*catalog };
-    if let Err(why) = spec.validate(&mut input, submit).await {
-        return Err(JobFailed { kind: "print".into(), code: why.code.name().into(), message: why.message }.into());
-    }
-    let job = NewJob { max_attempts: 1, ..NewJob::new("local", "print", input) };
-    let id = engine.enqueue(job).await?.job.id;
-    let worker = assembly.worker().map_err(anyhow::Error::msg)?;
-    let stop = CancellationToken::new();
-    let running = tokio::spawn(worker.run(stop.clone()));
-    let bar = Progress::new();
-    // The same watch the API's event stream follows: every change, then the end.
-    let changes = watch(engine.clone(), None, id.clone(), REREAD);
-    futures::pin_mut!(changes);
-    while let Some(change) = changes.next().await {
-        let e = change?.event();
-        bar.show(e.step.as_deref(), e.progress, e.message.as_deref());
-    }
-    let job = engine.get(None, &id).await?.context("the job vanished")?;
-    bar.finish();
-    stop.cancel();
-    let _ = running.await;
-    finish_local(&job, &blobs, &args)?;
-    Ok(())
+    let job = local.run("print", args.input(source)?).await?;
+    finish_local(&job, &local.blobs, &args)
 }
 
 /// Files a local file as an upload of tenant `local`; returns its id.
@@ -195,11 +243,7 @@ async fn local_upload(catalog: &dyn Catalog, blobs: &dyn BlobStore, path: &Path)
 /// Moves the results into `--out` and prints the summary (or the error).
 fn finish_local(job: &Job, blobs: &LocalStore, args: &PrintArgs) -> anyhow::Result<()> {
     if job.state != JobState::Succeeded {
-        let (code, message) = job
-            .error
-            .as_ref()
-            .map_or_else(|| (job.state.to_string(), String::new()), |e| (e.code.clone(), e.message.clone()));
-        return Err(JobFailed { kind: job.kind.clone(), code, message }.into());
+        return Err(failure(job));
     }
     let output = job.output.clone().unwrap_or_default();
     for artifact in &output.artifacts {
@@ -302,9 +346,12 @@ pub(crate) struct ServerArgs {
 
 /// `tintype submit print ...`.
 pub(crate) async fn submit(server: ServerArgs, cmd: KindCommand) -> anyhow::Result<()> {
-    let KindCommand::Print(args) = cmd;
+    let args = match cmd {
+        KindCommand::Print(args) => args,
+        KindCommand::Ingest(_) => bail!("photos go to a server with `tintype import DIR`"),
+    };
     let base = server.server.trim_end_matches('/').to_owned();
-    let client = Api { http: reqwest::Client::new(), key: server.api_key.clone() };
+    let client = Api::new(server.api_key.clone());
     let source = if is_url(&args.input) {
         json!({ "url": args.input })
     } else {
@@ -354,29 +401,49 @@ pub(crate) async fn submit(server: ServerArgs, cmd: KindCommand) -> anyhow::Resu
     print_result(&job["result"], &names, &args)
 }
 
-struct Api {
-    http: reqwest::Client,
+/// A client of the API with its key.
+pub(crate) struct Api {
+    pub(crate) http: reqwest::Client,
     key: Option<String>,
 }
 
 impl Api {
+    /// A client sending `key` (if any) with every request.
+    pub(crate) fn new(key: Option<String>) -> Api {
+        Api { http: reqwest::Client::new(), key }
+    }
+
     /// Sends a request with the key; a problem+json answer becomes an error with its code.
-    async fn send(&self, req: reqwest::RequestBuilder) -> anyhow::Result<Value> {
+    pub(crate) async fn send(&self, req: reqwest::RequestBuilder) -> anyhow::Result<Value> {
+        match self.call(req).await? {
+            Ok(body) => Ok(body),
+            Err(body) => bail!(
+                "the server answered {}: {}: {}",
+                body["status"],
+                body["code"].as_str().unwrap_or("unknown"),
+                body["detail"].as_str().unwrap_or_default()
+            ),
+        }
+    }
+
+    /// Sends a request with the key: `Ok(Ok(body))` on success, `Ok(Err(problem))` for an
+    /// error answer (its problem+json body), `Err` when the server cannot be reached.
+    pub(crate) async fn call(&self, req: reqwest::RequestBuilder) -> anyhow::Result<Result<Value, Value>> {
         let req = match &self.key {
             Some(k) => req.bearer_auth(k),
             None => req,
         };
         let res = req.send().await.context("cannot reach the server")?;
         let status = res.status();
-        let body: Value = res.json().await.unwrap_or(Value::Null);
-        if !status.is_success() {
-            bail!(
-                "the server answered {status}: {}: {}",
-                body["code"].as_str().unwrap_or("unknown"),
-                body["detail"].as_str().unwrap_or_default()
-            );
+        let mut body: Value = res.json().await.unwrap_or(Value::Null);
+        if status.is_success() {
+            return Ok(Ok(body));
         }
-        Ok(body)
+        if !body.is_object() {
+            body = json!({ "code": "unknown", "detail": "" });
+        }
+        body["status"] = json!(status.as_u16());
+        Ok(Err(body))
     }
 }
 
