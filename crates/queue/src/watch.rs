@@ -75,19 +75,21 @@ enum State {
 async fn step(state: State) -> Option<(Result<Watched>, State)> {
     match state {
         State::Done => None,
-        State::Begin { engine, tenant, id, events, reread } => match engine.get(tenant.as_deref(), &id).await {
-            Ok(Some(job)) => {
-                let last = JobEvent::of(&job);
-                let next = if job.state.is_terminal() {
-                    State::Done
-                } else {
-                    State::Follow { engine, id, events, reread, last }
-                };
-                Some((Ok(Watched::Start(Box::new(job))), next))
+        State::Begin { engine, tenant, id, mut events, reread } => {
+            match fresh_row(&*engine, tenant.as_deref(), &id, &mut events).await {
+                Ok(Some(job)) => {
+                    let last = JobEvent::of(&job);
+                    let next = if job.state.is_terminal() {
+                        State::Done
+                    } else {
+                        State::Follow { engine, id, events, reread, last }
+                    };
+                    Some((Ok(Watched::Start(Box::new(job))), next))
+                }
+                Ok(None) => Some((Err(QueueError::NotFound), State::Done)),
+                Err(e) => Some((Err(e), State::Done)),
             }
-            Ok(None) => Some((Err(QueueError::NotFound), State::Done)),
-            Err(e) => Some((Err(e), State::Done)),
-        },
+        }
         State::Follow { engine, id, mut events, reread, last } => loop {
             let seen = tokio::select! {
                 ev = events.recv() => match ev {
@@ -113,6 +115,33 @@ async fn step(state: State) -> Option<(Result<Watched>, State)> {
             return Some((Ok(Watched::Change(ev)), next));
         },
     }
+}
+
+/// The row, read after every event already published for it has been drained from the
+/// subscription (and read again while there were some): an event that was queued before
+/// the read describes an older change than the row, and would otherwise follow the
+/// start as if it were newer (a job seen at `decoding`, then "fetching").
+async fn fresh_row(
+    engine: &dyn Engine,
+    tenant: Option<&str>,
+    id: &JobId,
+    events: &mut tokio::sync::broadcast::Receiver<JobEvent>,
+) -> Result<Option<Job>> {
+    for _ in 0..8 {
+        let job = engine.get(tenant, id).await?;
+        let mut stale = false;
+        loop {
+            match events.try_recv() {
+                Ok(ev) => stale |= ev.id == *id,
+                Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) => stale = true,
+                Err(_) => break,
+            }
+        }
+        if !stale {
+            return Ok(job);
+        }
+    }
+    engine.get(tenant, id).await
 }
 
 async fn reread_row(engine: &dyn Engine, id: &JobId) -> Result<JobEvent> {
