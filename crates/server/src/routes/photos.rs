@@ -270,8 +270,13 @@ pub async fn thumb(
     Path((id, size)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let size: u32 = size.parse().map_err(|_| ApiError::not_found(RENDITION_NOT_FOUND, "rendition"))?;
-    let d = detail(&state, &tenant, &id).await?;
-    let of_size: Vec<&Rendition> = d.renditions.iter().filter(|r| r.size == size).collect();
+    // One query on this hot path (a timeline grid asks for dozens): the renditions alone,
+    // tenant-scoped, so another tenant's photo has none and is a 404 like a missing one.
+    let renditions = state.library.renditions(&tenant.id, &id).await?;
+    if renditions.is_empty() {
+        return Err(ApiError::not_found(PHOTO_NOT_FOUND, "photo"));
+    }
+    let of_size: Vec<&Rendition> = renditions.iter().filter(|r| r.size == size).collect();
     if of_size.is_empty() {
         return Err(ApiError::not_found(RENDITION_NOT_FOUND, "rendition"));
     }
@@ -301,7 +306,7 @@ pub async fn thumb(
     if matched {
         return Ok((StatusCode::NOT_MODIFIED, common).into_response());
     }
-    let key = layout::photo(&tenant.id, &d.photo.id, &size.to_string(), ext)?;
+    let key = layout::photo(&tenant.id, &id, &size.to_string(), ext)?;
     let got = state.blobs.get(&key, None).await?;
     let mut res = (common, Body::from_stream(got.body)).into_response();
     res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
