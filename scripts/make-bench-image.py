@@ -2,7 +2,7 @@
 """Writes a deterministic photo-like 6000x4000 JPEG (24 MP) for the print benchmark:
 smooth gradients and shapes, fine texture and sensor-like noise, saved at quality 92.
 
-usage: make-bench-image.py OUT.jpg [WIDTH HEIGHT]
+usage: make-bench-image.py OUT.jpg [WIDTH HEIGHT [SEED]]
 """
 import random
 import sys
@@ -10,8 +10,8 @@ import sys
 from PIL import Image, ImageDraw, ImageFilter
 
 
-def main(out: str, width: int = 6000, height: int = 4000) -> None:
-    rng = random.Random(7)
+def main(out: str, width: int = 6000, height: int = 4000, seed: int = 7) -> None:
+    rng = random.Random(seed)
     # Sky-to-ground gradient.
     base = Image.linear_gradient("L").resize((width, height))
     img = Image.merge("RGB", (base, base.point(lambda v: 255 - v // 2), base.point(lambda v: 128 + v // 3)))
@@ -34,4 +34,4 @@ def main(out: str, width: int = 6000, height: int = 4000) -> None:
 
 if __name__ == "__main__":
     args = sys.argv[1:]
-    main(args[0], *(int(a) for a in args[1:3]))
+    main(args[0], *(int(a) for a in args[1:4]))

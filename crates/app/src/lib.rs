@@ -7,6 +7,8 @@
 //! Runners are built only for a worker ([`Assembly::worker`]): an api process holds the
 //! kinds' specs and never a Chromium pool or a GPU model.
 
+pub mod chores;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -145,7 +147,9 @@ impl Assembly {
 
     /// The sweeper.
     pub fn sweeper(&self) -> Sweeper {
+        let presigns = chores::ExpiredPresigns::new(self.backends.catalog.clone(), self.blobs.clone());
         Sweeper::new(self.backends.engine.clone(), self.blobs.clone(), self.sweeper.clone())
+            .with_chore(Arc::new(presigns))
     }
 
     /// Spawns the role's parts into `tasks` until `shutdown` (an error when a runner

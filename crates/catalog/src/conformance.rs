@@ -146,18 +146,16 @@ pub async fn pending_uploads_and_deletes(f: Fixture) {
     let c = &f.catalog;
     let sha = "e".repeat(64);
     let expires_at = f.clock().now() + chrono::Duration::minutes(15);
-    let pending = c
-        .create_pending_upload(NewPendingUpload {
-            tenant: "t1".into(),
-            sha256: sha.clone(),
-            bytes: 1234,
-            content_type: "image/heic".into(),
-            filename: Some("IMG_0002.HEIC".into()),
-            blob_key: format!("t/t1/uploads/{sha}"),
-            expires_at,
-        })
-        .await
-        .unwrap();
+    let new_pending = NewPendingUpload {
+        tenant: "t1".into(),
+        sha256: sha.clone(),
+        bytes: 1234,
+        content_type: "image/heic".into(),
+        filename: Some("IMG_0002.HEIC".into()),
+        blob_key: format!("t/t1/uploads/{sha}"),
+        expires_at,
+    };
+    let pending = c.create_pending_upload(new_pending.clone()).await.unwrap();
     assert!(pending.id.starts_with("upl_"), "id {}", pending.id);
     assert_eq!((pending.bytes, pending.expires_at, pending.created_at), (1234, expires_at, f.clock().now()));
     assert_eq!(c.get_pending_upload(&pending.id).await.unwrap(), Some(pending.clone()));
@@ -170,11 +168,22 @@ pub async fn pending_uploads_and_deletes(f: Fixture) {
     assert!(created);
     assert_eq!(filed.id, pending.id);
 
-    // Expiry: nothing purged before, the row gone after.
-    assert_eq!(c.purge_pending_uploads(f.clock().now()).await.unwrap(), 0);
-    f.advance(Duration::from_secs(16 * 60));
-    assert_eq!(c.purge_pending_uploads(f.clock().now()).await.unwrap(), 1);
+    // Expiry: nothing purged before, the row returned and gone after, at most `limit` at a
+    // time, oldest first.
+    assert_eq!(c.purge_pending_uploads(f.clock().now(), 10).await.unwrap(), []);
+    f.advance(Duration::from_secs(60));
+    let later = c
+        .create_pending_upload(NewPendingUpload {
+            expires_at: f.clock().now() + chrono::Duration::minutes(15),
+            ..new_pending
+        })
+        .await
+        .unwrap();
+    f.advance(Duration::from_secs(20 * 60));
+    assert_eq!(c.purge_pending_uploads(f.clock().now(), 1).await.unwrap(), std::slice::from_ref(&pending));
     assert_eq!(c.get_pending_upload(&pending.id).await.unwrap(), None);
+    assert_eq!(c.purge_pending_uploads(f.clock().now(), 10).await.unwrap(), [later]);
+    assert_eq!(c.purge_pending_uploads(f.clock().now(), 10).await.unwrap(), []);
 
     // Deletes are tenant-scoped.
     assert_eq!(c.delete_upload("t2", &filed.id).await.unwrap(), None, "another tenant cannot delete it");

@@ -78,8 +78,13 @@ pub trait Catalog: Send + Sync + 'static {
     async fn create_pending_upload(&self, pending: NewPendingUpload) -> Result<PendingUpload>;
     /// A pending upload by id alone (the signed PUT that names it is its authority).
     async fn get_pending_upload(&self, id: &str) -> Result<Option<PendingUpload>>;
-    /// Removes pending uploads that expired before `before`; returns how many.
-    async fn purge_pending_uploads(&self, before: chrono::DateTime<chrono::Utc>) -> Result<u64>;
+    /// Removes at most `limit` pending uploads that expired before `before`, oldest first,
+    /// and returns them (the caller deletes a blob that no filed upload uses).
+    async fn purge_pending_uploads(
+        &self,
+        before: chrono::DateTime<chrono::Utc>,
+        limit: u32,
+    ) -> Result<Vec<PendingUpload>>;
 }
 
 /// The catalog on an open database (migrations applied by the caller).

@@ -113,8 +113,9 @@ impl Catalog for PgCatalog {
         found.as_ref().map(row::pending).transpose()
     }
 
-    async fn purge_pending_uploads(&self, before: DateTime<Utc>) -> Result<u64> {
-        let done = sqlx::query(sql::PURGE_PENDING).bind(ms(before)).execute(self.db.pool()).await?;
-        Ok(done.rows_affected())
+    async fn purge_pending_uploads(&self, before: DateTime<Utc>, limit: u32) -> Result<Vec<PendingUpload>> {
+        let rows =
+            sqlx::query(sql::PURGE_PENDING).bind(ms(before)).bind(i64::from(limit)).fetch_all(self.db.pool()).await?;
+        rows.iter().map(row::pending).collect()
     }
 }

@@ -35,8 +35,10 @@ pub(crate) const INSERT_PENDING: &str = "INSERT INTO pending_uploads
      RETURNING *";
 /// A pending upload by id.
 pub(crate) const GET_PENDING: &str = "SELECT * FROM pending_uploads WHERE id = $1";
-/// Removes pending uploads expired before $1.
-pub(crate) const PURGE_PENDING: &str = "DELETE FROM pending_uploads WHERE expires_at < $1";
+/// Removes at most $2 pending uploads expired before $1, oldest first, returning them.
+pub(crate) const PURGE_PENDING: &str = "DELETE FROM pending_uploads WHERE id IN
+     (SELECT id FROM pending_uploads WHERE expires_at < $1 ORDER BY expires_at, id LIMIT $2)
+     RETURNING *";
 
 /// A fresh `key_…` id.
 pub(crate) fn key_id() -> String {

@@ -120,8 +120,12 @@ impl Catalog for SqliteCatalog {
         found.as_ref().map(row::pending).transpose()
     }
 
-    async fn purge_pending_uploads(&self, before: DateTime<Utc>) -> Result<u64> {
-        let done = sqlx::query(sql::PURGE_PENDING).bind(ms(before)).execute(&mut *self.db.writer().await?).await?;
-        Ok(done.rows_affected())
+    async fn purge_pending_uploads(&self, before: DateTime<Utc>, limit: u32) -> Result<Vec<PendingUpload>> {
+        let rows = sqlx::query(sql::PURGE_PENDING)
+            .bind(ms(before))
+            .bind(i64::from(limit))
+            .fetch_all(&mut *self.db.writer().await?)
+            .await?;
+        rows.iter().map(row::pending).collect()
     }
 }

@@ -406,3 +406,59 @@ async fn hostile_files_fail_with_a_code_and_keep_the_original() {
     let (_, p) = get(&app, &key, &format!("/v1/photos/{}", result["photo_id"].as_str().unwrap())).await;
     assert_eq!(p["exif"]["model"], "iPhone Fixture");
 }
+
+/// The sweeper removes presigned uploads never confirmed, an hour after their URL
+/// expired, with the bytes a client PUT for them, but keeps bytes a filed upload holds,
+/// and anything not yet expired.
+#[tokio::test]
+async fn expired_presigns_are_swept_with_their_bytes_unless_filed() {
+    use tintype_blobs::{PutOptions, bytes_stream, layout};
+    use tintype_catalog::NewPendingUpload;
+    let app = app(false).await;
+    let key = app.create_key("family").await;
+    let now = chrono::Utc::now();
+    let pending = |bytes: &[u8], expires_at: chrono::DateTime<chrono::Utc>| NewPendingUpload {
+        tenant: "family".into(),
+        sha256: sha256(bytes),
+        bytes: bytes.len() as u64,
+        content_type: "image/jpeg".into(),
+        filename: None,
+        blob_key: layout::upload("family", &sha256(bytes)).unwrap().as_str().to_owned(),
+        expires_at,
+    };
+    let put = |bytes: Vec<u8>| async {
+        let key = layout::upload("family", &sha256(&bytes)).unwrap();
+        app.blobs.put(&key, bytes_stream(bytes), PutOptions::default()).await.unwrap();
+        key.as_str().to_owned()
+    };
+    // Abandoned: PUT two hours ago, never confirmed.
+    let abandoned = photo_jpeg(64, 48, 1, 80);
+    let abandoned_key = put(abandoned.clone()).await;
+    let a = app.catalog.create_pending_upload(pending(&abandoned, now - chrono::Duration::hours(2))).await.unwrap();
+    // Filed through another presign; this one expired unconfirmed.
+    let filed = photo_jpeg(64, 48, 2, 80);
+    let job = import(&app, &key, "filed.jpg", &filed).await;
+    let photo = finished(&app, &key, &job).await["photo_id"].as_str().unwrap().to_owned();
+    let b = app.catalog.create_pending_upload(pending(&filed, now - chrono::Duration::hours(2))).await.unwrap();
+    // Within its grace: kept.
+    let late = photo_jpeg(64, 48, 3, 80);
+    let late_key = put(late.clone()).await;
+    let c = app.catalog.create_pending_upload(pending(&late, now - chrono::Duration::minutes(10))).await.unwrap();
+
+    let report = app.sweeper.sweep_once(true).await.unwrap();
+    assert_eq!(report.chores_removed, 2, "{report:?}");
+    assert_eq!(app.catalog.get_pending_upload(&a.id).await.unwrap(), None);
+    assert_eq!(app.catalog.get_pending_upload(&b.id).await.unwrap(), None);
+    assert!(app.catalog.get_pending_upload(&c.id).await.unwrap().is_some(), "still in its grace");
+    let uploads = app.blobs_under("t/family/uploads/").await;
+    assert!(!uploads.contains(&abandoned_key), "abandoned bytes removed: {uploads:?}");
+    assert!(uploads.contains(&late_key), "bytes in their grace kept");
+    assert!(uploads.contains(b.blob_key.as_str()), "filed bytes kept");
+    let res = app.client.get(app.url(&format!("/v1/photos/{photo}/original"))).bearer_auth(&key).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::FOUND, "the filed photo keeps its original");
+    // The late client can still confirm.
+    let res =
+        app.client.post(app.url(&format!("/v1/uploads/{}/confirm", c.id))).bearer_auth(&key).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    assert_eq!(app.sweeper.sweep_once(true).await.unwrap().chores_removed, 0);
+}

@@ -20,10 +20,14 @@ use tintype_server::ServerConfig;
 use tintype_test_support::{TestApp, TestOptions};
 
 async fn app(fetch: FetchSection) -> TestApp {
+    app_with(fetch, true).await
+}
+
+async fn app_with(fetch: FetchSection, worker: bool) -> TestApp {
     let sections =
         Sections { print: PrintSection { threads: 2, ..PrintSection::default() }, fetch, ..Sections::default() };
     let server = ServerConfig { max_attempts: 1, ..ServerConfig::default() };
-    TestApp::spawn_with(TestOptions { sections, server, ..TestOptions::default() }).await
+    TestApp::spawn_with(TestOptions { sections, server, worker, ..TestOptions::default() }).await
 }
 
 fn landscape_jpeg() -> Vec<u8> {
@@ -44,7 +48,8 @@ fn unzip(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
 
 #[tokio::test]
 async fn a_pack_end_to_end() {
-    let app = app(FetchSection::default()).await;
+    // No worker until the stream is open, so that every step shows however loaded the machine.
+    let mut app = app_with(FetchSection::default(), false).await;
     let key = app.create_key("acme").await;
     let upload = app.upload(&key, landscape_jpeg()).await;
     let input = json!({"upload_id": upload, "groups": ["4x5", "iso"], "dpi": 72});
@@ -54,12 +59,12 @@ async fn a_pack_end_to_end() {
 
     // Watch it: the event stream shows the steps in order and ends at the terminal state.
     let events = app.client.get(app.url(&format!("/v1/jobs/{id}/events"))).bearer_auth(&key).send().await.unwrap();
+    app.start_worker();
     let events = tintype_test_support::sse::collect(events, 10_000).await;
+    assert_eq!(events[0].data["state"], "queued", "the stream opens on the current view");
     let mut steps: Vec<String> = events.iter().filter_map(|e| e.data["step"].as_str().map(str::to_owned)).collect();
     steps.dedup();
-    // The stream opens after the submit, so a fast `fetching` may be over already; every
-    // later step must show, in order.
-    for step in ["decoding", "resizing", "encoding", "zipping", "storing"] {
+    for step in ["fetching", "decoding", "resizing", "encoding", "zipping", "storing"] {
         assert!(steps.iter().any(|s| s == step), "{step} in {steps:?}");
     }
     let order = ["fetching", "decoding", "resizing", "encoding", "zipping", "storing"];

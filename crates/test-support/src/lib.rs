@@ -8,7 +8,7 @@ use std::sync::Arc;
 use futures::StreamExt;
 use tempfile::TempDir;
 use tintype_app::{Assembly, Backends, ExtraKind, Role};
-use tintype_blobs::{LocalStore, UrlSigner};
+use tintype_blobs::{BlobStore, LocalStore, UrlSigner};
 use tintype_catalog::{Catalog, NewApiKey};
 use tintype_db::{Db, SqliteDb};
 use tintype_kinds::JobSpec;
@@ -39,6 +39,8 @@ pub struct TestOptions {
     pub engine: EngineConfig,
     /// The pipelines' config sections.
     pub sections: Sections,
+    /// The blob store (default: a local store in the app's temp dir).
+    pub blobs: Option<Arc<dyn BlobStore>>,
 }
 
 impl Default for TestOptions {
@@ -50,6 +52,7 @@ impl Default for TestOptions {
             worker_config: WorkerConfig { concurrency: 4, ..WorkerConfig::default() },
             engine: EngineConfig::default(),
             sections: Sections::default(),
+            blobs: None,
         }
     }
 }
@@ -75,11 +78,12 @@ pub struct TestApp {
     /// The photo library in the same database.
     pub library: Arc<dyn tintype_library::Library>,
     /// The blob store.
-    pub blobs: Arc<LocalStore>,
+    pub blobs: Arc<dyn BlobStore>,
     /// The sweeper over the same engine and store (call `sweep_once` yourself).
     pub sweeper: Sweeper,
     /// Holds the SQLite file and blob directory.
     pub dir: TempDir,
+    assembly: Assembly,
     shutdown: CancellationToken,
     tasks: JoinSet<std::io::Result<()>>,
 }
@@ -97,7 +101,10 @@ impl TestApp {
         let url = format!("sqlite://{}", dir.path().join("tintype.db").display());
         let db = Db::Sqlite(SqliteDb::open(&url).await.expect("open sqlite"));
         let backends = Backends::open(db, opts.engine).await.expect("open backends");
-        let blobs = Arc::new(LocalStore::open(dir.path().join("blobs")).expect("open blobs"));
+        let blobs: Arc<dyn BlobStore> = match opts.blobs {
+            Some(blobs) => blobs,
+            None => Arc::new(LocalStore::open(dir.path().join("blobs")).expect("open blobs")),
+        };
         let assembly = Assembly {
             backends,
             blobs: blobs.clone(),
@@ -126,9 +133,18 @@ impl TestApp {
             blobs,
             sweeper: assembly.sweeper(),
             dir,
+            assembly,
             shutdown,
             tasks,
         }
+    }
+
+    /// Starts a worker over the same backends: for an app spawned with `worker: false`,
+    /// so that a test can open a watch before any job runs.
+    pub fn start_worker(&mut self) {
+        self.assembly
+            .spawn(Role::Worker, None, false, false, &self.shutdown, &mut self.tasks)
+            .expect("the worker starts");
     }
 
     /// Creates an API key for `tenant` (plan `pro`) and returns the secret.
@@ -151,7 +167,6 @@ impl TestApp {
 
     /// Keys of every blob under `prefix`.
     pub async fn blobs_under(&self, prefix: &str) -> std::collections::BTreeSet<String> {
-        use tintype_blobs::BlobStore;
         self.blobs.list(prefix).await.expect("list").into_iter().map(|m| m.key.as_str().to_owned()).collect()
     }
 

@@ -16,4 +16,4 @@ pub use context::{JobContext, Resources};
 pub use error::{Code, Coded, JobError, ResultExt};
 pub use runner::{Worker, WorkerConfig};
 pub use runners::{JobRunner, Runners};
-pub use sweeper::{SweepReport, Sweeper, SweeperConfig};
+pub use sweeper::{Chore, SweepReport, Sweeper, SweeperConfig};

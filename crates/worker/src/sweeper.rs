@@ -1,10 +1,14 @@
 //! The sweeper: on an interval it returns jobs with expired leases to their queue,
 //! deletes the artifacts of jobs past their expiry (marking them `expired`), and removes
-//! leftovers of interrupted blob writes. Safe to run in several processes at once: every
-//! change it makes is a guarded engine call.
+//! leftovers of interrupted blob writes; on its clean-up sweeps it also runs the
+//! [`Chore`]s other components gave it (the catalog's expired presigned uploads). Safe
+//! to run in several processes at once: every change it makes is a guarded engine call
+//! or a delete that is idempotent.
 
 use std::sync::Arc;
 use std::time::Duration;
+
+use async_trait::async_trait;
 
 use tintype_blobs::{BlobKey, BlobStore};
 use tintype_queue::{Engine, QueueError};
@@ -46,6 +50,18 @@ pub struct SweepReport {
     pub expired: usize,
     /// Leftover temp files removed.
     pub incomplete_removed: u64,
+    /// Things the chores removed.
+    pub chores_removed: u64,
+}
+
+/// A clean-up another component owns, run on the sweeper's clean-up sweeps, so that the
+/// worker knows nothing of what it cleans (`tintype-app` gives it the catalog's).
+#[async_trait]
+pub trait Chore: Send + Sync {
+    /// Its name, for logs.
+    fn name(&self) -> &'static str;
+    /// One round; how many things it removed, or why it could not.
+    async fn run(&self) -> Result<u64, String>;
 }
 
 /// Rescues leases and expires artifacts.
@@ -53,12 +69,19 @@ pub struct Sweeper {
     engine: Arc<dyn Engine>,
     blobs: Arc<dyn BlobStore>,
     config: SweeperConfig,
+    chores: Vec<Arc<dyn Chore>>,
 }
 
 impl Sweeper {
     /// A sweeper over the given engine and store.
     pub fn new(engine: Arc<dyn Engine>, blobs: Arc<dyn BlobStore>, config: SweeperConfig) -> Self {
-        Self { engine, blobs, config }
+        Self { engine, blobs, config, chores: Vec::new() }
+    }
+
+    /// Adds a chore to the clean-up sweeps.
+    pub fn with_chore(mut self, chore: Arc<dyn Chore>) -> Self {
+        self.chores.push(chore);
+        self
     }
 
     /// Sweeps every interval until `shutdown`.
@@ -122,6 +145,12 @@ impl Sweeper {
             match self.blobs.cleanup_incomplete(self.config.incomplete_max_age).await {
                 Ok(n) => report.incomplete_removed = n,
                 Err(e) => warn!(error = %e, "could not clean up incomplete writes"),
+            }
+            for chore in &self.chores {
+                match chore.run().await {
+                    Ok(n) => report.chores_removed += n,
+                    Err(e) => warn!(chore = chore.name(), error = %e, "a clean-up chore failed"),
+                }
             }
         }
         Ok(report)

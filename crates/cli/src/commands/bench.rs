@@ -1,7 +1,11 @@
 //! `tintype bench queue`: drains no-op jobs through the real engine and worker code and
 //! measures enqueue→start latency at a steady low rate, like pgbench for the queue.
-//! Without an explicit `database_url` it runs on a fresh temporary SQLite file, so a
-//! production database is never touched by accident.
+//! `tintype bench library` (in `library.rs`): the photo library's queries at size.
+//! Without an explicit `database_url` both run on a fresh temporary SQLite file (on
+//! PostgreSQL, in a scratch schema dropped at the end), so a production database is
+//! never touched by accident.
+
+mod library;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -47,6 +51,18 @@ pub(crate) enum BenchCommand {
         /// process alone.
         #[arg(long, default_value_t = 1)]
         processes: usize,
+    },
+    /// The photo library at size: timeline, similar and search queries, p50 and p99.
+    Library {
+        /// Photos inserted into the tenant (another tenant gets a tenth as many).
+        #[arg(long, default_value_t = 100_000)]
+        photos: u64,
+        /// Times each query is run.
+        #[arg(long, default_value_t = 1_000)]
+        queries: usize,
+        /// Inserts in flight at once.
+        #[arg(long, default_value_t = 8)]
+        parallel: usize,
     },
 }
 
@@ -115,7 +131,16 @@ async fn run_bench(
     tmp: &tempfile::TempDir,
     cmd: BenchCommand,
 ) -> anyhow::Result<()> {
-    let BenchCommand::Queue { jobs, concurrency, workers, latency_jobs, rate, prefetch, processes } = cmd;
+    let (jobs, concurrency, workers, latency_jobs, rate, prefetch, processes) = match cmd {
+        BenchCommand::Queue { jobs, concurrency, workers, latency_jobs, rate, prefetch, processes } => {
+            (jobs, concurrency, workers, latency_jobs, rate, prefetch, processes)
+        }
+        BenchCommand::Library { photos, queries, parallel } => {
+            let library = wiring::open_engine_in(config, schema).await?.library;
+            eprintln!("database: {}", config.database_url());
+            return library::run(library, photos, queries, parallel).await;
+        }
+    };
     if processes > 1 && schema.is_none() {
         anyhow::bail!("--processes needs PostgreSQL (--database-url postgres://…)");
     }

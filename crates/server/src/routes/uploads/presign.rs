@@ -195,6 +195,15 @@ async fn file_pending(state: &AppState, tenant: &Tenant, id: &str) -> Result<Upl
         let detail = format!("the stored file has {} bytes; the presign named {}", meta.size, pending.bytes);
         return Err(ApiError::new(CHECKSUM_MISMATCH, detail));
     }
+    // The key is the content's hash: read the bytes back once, since not every
+    // S3-compatible store enforces `x-amz-checksum-sha256` on a presigned PUT (s3s-fs,
+    // for one, keeps the body it refused). A mismatch is removed, never filed.
+    let got = sha256_of(state, &key).await?;
+    if got != pending.sha256 {
+        state.blobs.delete(&key).await?;
+        let detail = format!("the stored file hashes to {got}; the presign named {}", pending.sha256);
+        return Err(ApiError::new(CHECKSUM_MISMATCH, detail));
+    }
     let new = NewUpload {
         id: Some(pending.id.clone()),
         tenant: tenant.id.clone(),
@@ -205,6 +214,17 @@ async fn file_pending(state: &AppState, tenant: &Tenant, id: &str) -> Result<Upl
         blob_key: pending.blob_key,
     };
     Ok(state.catalog.insert_upload(new).await?.0)
+}
+
+/// The hex SHA-256 of a stored blob, streamed.
+async fn sha256_of(state: &AppState, key: &BlobKey) -> Result<String, ApiError> {
+    use sha2::{Digest, Sha256};
+    let mut body = state.blobs.get(key, None).await?.body;
+    let mut hasher = Sha256::new();
+    while let Some(chunk) = body.try_next().await.map_err(BlobError::Io)? {
+        hasher.update(&chunk);
+    }
+    Ok(hex::encode(hasher.finalize()))
 }
 
 /// Enqueues the `ingest` job of one of the tenant's uploads, keyed by the upload.
