@@ -15,12 +15,14 @@ fn lists() -> Vec<(&'static str, &'static [Code])> {
         ("db", tintype_db::error::ALL),
         ("queue", tintype_queue::error::ALL),
         ("catalog", tintype_catalog::ALL),
+        ("library", tintype_library::ALL),
         ("blobs", tintype_blobs::ALL),
         ("imaging", tintype_imaging::error::ALL),
         ("kinds", tintype_kinds::ALL),
         ("worker", tintype_worker::error::ALL),
         ("fetch", tintype_fetch::ALL),
         ("pipelines print", tintype_pipelines::print::ALL),
+        ("pipelines export", tintype_pipelines::export::ALL),
         ("server", tintype_server::error::ALL),
     ]
 }

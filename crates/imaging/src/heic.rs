@@ -49,8 +49,33 @@ pub(crate) fn decode(bytes: &[u8], info: &ImageInfo) -> Result<(RgbImage, Option
 /// is damaged data.
 fn corrupt(what: &str, e: libheif_rs::HeifError) -> ImagingError {
     use libheif_rs::HeifErrorCode::{UnsupportedFeature, UnsupportedFileType};
+    use libheif_rs::HeifErrorSubCode::SecurityLimitExceeded;
+    if matches!(e.sub_code, SecurityLimitExceeded) {
+        // libheif refuses a container claiming more than its own limits (32768x32768,
+        // too many grid tiles, ...) before decoding: a bomb, like any other too large.
+        let (width, height) = claimed_size(&e.message).unwrap_or((0, 0));
+        return ImagingError::ImageTooLarge { width, height, reason: format!("libheif: {}", e.message.trim()) };
+    }
     match e.code {
         UnsupportedFeature | UnsupportedFileType => ImagingError::UnsupportedFormat(format!("heic: {what}: {e}")),
         _ => ImagingError::Corrupt(format!("heic: {what}: {e}")),
+    }
+}
+
+/// The `WxH` a libheif security message names first ("Image size 60000x60000 exceeds ...").
+fn claimed_size(message: &str) -> Option<(u32, u32)> {
+    message.split_whitespace().find_map(|word| {
+        let (w, h) = word.split_once('x')?;
+        Some((w.parse().ok()?, h.parse().ok()?))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_claimed_size_is_read_from_libheifs_message() {
+        let m = "Security limit exceeded: Image size 60000x60000 exceeds the maximum image size 32768x32768\n";
+        assert_eq!(super::claimed_size(m), Some((60000, 60000)));
+        assert_eq!(super::claimed_size("Security limit exceeded: too many tiles"), None);
     }
 }

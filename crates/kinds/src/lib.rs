@@ -16,6 +16,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tintype_catalog::Catalog;
 use tintype_codes::{Code, Coded};
+use tintype_library::Library;
 
 tintype_codes::codes! {
     /// The job kind is not one this deployment knows.
@@ -31,6 +32,8 @@ pub struct Submit<'a> {
     pub plan: &'a str,
     /// Keys and uploads (to check that a named upload is the tenant's).
     pub catalog: &'a dyn Catalog,
+    /// The photo library (to check that a named photo or album is the tenant's).
+    pub library: &'a dyn Library,
 }
 
 /// Why a submission was refused: a stable code and what to fix.

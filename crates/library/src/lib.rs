@@ -58,6 +58,13 @@ pub use model::{
     TimelineQuery,
 };
 
+tintype_codes::codes! {
+    /// No such photo for this tenant (another tenant's is not found either).
+    PHOTO_NOT_FOUND = ("photo_not_found", NotFound);
+    /// No such album for this tenant.
+    ALBUM_NOT_FOUND = ("album_not_found", NotFound);
+}
+
 /// Result of every library call.
 pub type Result<T, E = DbError> = std::result::Result<T, E>;
 

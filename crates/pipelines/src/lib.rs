@@ -6,12 +6,15 @@
 //! - [`print`]: print-ready ZIP packs and single exports (SPEC §5, SnapToSize).
 //! - [`ingest`]: an upload into the photo library: EXIF, renditions, perceptual hash,
 //!   deduplication (SPEC §5, Photobomb).
+//! - [`export`]: many uploads, photos or URLs (or an album) into one streamed ZIP behind
+//!   a 12 h link (SPEC §5, Web Gallery).
 //! - [`sources`]: a job's source (an upload or a URL) read for any pipeline, through
 //!   `tintype-fetch`'s SSRF-guarded client for URLs.
 //! - [`zipstream`]: ZIPs written from a blocking thread straight into the blob store.
 //! - [`PIPELINES`]: every kind of this build. Adding a kind is its module plus one line
 //!   there (and its config section in [`Sections`] if it has one).
 
+pub mod export;
 pub mod ingest;
 pub mod print;
 pub mod sources;
@@ -36,6 +39,8 @@ pub struct Sections {
     pub print: print::PrintSection,
     /// `[ingest]`.
     pub ingest: ingest::IngestSection,
+    /// `[export]`.
+    pub export: export::config::ExportSection,
     /// `[fetch]`: rules for source URLs, shared by every pipeline that fetches.
     pub fetch: tintype_fetch::FetchSection,
 }
@@ -45,6 +50,7 @@ impl Sections {
     pub fn validate(&self) -> Result<(), String> {
         self.print.validate()?;
         self.ingest.validate()?;
+        self.export.validate()?;
         self.fetch.validate()
     }
 }
@@ -94,6 +100,7 @@ pub const PIPELINES: &[Pipeline] = &[
     Pipeline { kind: "sleep", spec: |_| Arc::new(Sleep), runner: |_, _| Ok(Arc::new(Sleep)) },
     print::PIPELINE,
     ingest::PIPELINE,
+    export::PIPELINE,
 ];
 
 /// Every kind's spec (what an api process needs).
@@ -126,7 +133,7 @@ mod tests {
             assert_eq!((p.spec)(&sections).kind(), p.kind);
         }
         let names: Vec<&str> = kinds(&sections).names().collect();
-        assert_eq!(names, ["ingest", "noop", "print", "sleep"]);
+        assert_eq!(names, ["export", "ingest", "noop", "print", "sleep"]);
         sections.validate().unwrap();
     }
 }

@@ -43,14 +43,7 @@ impl Sources {
             JobError::permanent(FILE_TOO_LARGE, format!("the source has {bytes} bytes or more; the limit is {max}"))
         };
         match source {
-            Source::Url(url) => {
-                let fetched = self.fetcher.fetch(url).await.map_err(|e| fetch_error(&e))?;
-                let len = fetched.bytes.len() as u64;
-                if len > max {
-                    return Err(too_large(len));
-                }
-                Ok(fetched.bytes)
-            }
+            Source::Url(url) => Ok(self.fetch_url(url, max).await?.bytes),
             Source::Upload(id) => {
                 let upload = self
                     .catalog
@@ -76,6 +69,22 @@ impl Sources {
                 Ok(Bytes::from(buf))
             }
         }
+    }
+}
+
+impl Sources {
+    /// A URL's body with its type and final address, at most `max` bytes (and the fetch
+    /// policy's own cap).
+    pub async fn fetch_url(&self, url: &str, max: u64) -> Result<tintype_fetch::Fetched, JobError> {
+        let fetched = self.fetcher.fetch(url).await.map_err(|e| fetch_error(&e))?;
+        let len = fetched.bytes.len() as u64;
+        if len > max {
+            return Err(JobError::permanent(
+                FILE_TOO_LARGE,
+                format!("the source has {len} bytes or more; the limit is {max}"),
+            ));
+        }
+        Ok(fetched)
     }
 }
 

@@ -374,14 +374,25 @@ async fn hostile_files_fail_with_a_code_and_keep_the_original() {
     let app = app(false).await;
     let key = app.create_key("family").await;
     let good = fixture("camera.jpg");
-    // A header claiming 60000x60000 (a decompression bomb), a truncated JPEG, a HEIC cut
-    // short, and text.
+    // A header claiming 60000x60000 (a decompression bomb), HEICs claiming the same, a
+    // truncated JPEG, a HEIC cut short, and text.
     let mut bomb = good.clone();
     let sof = bomb.windows(2).position(|w| w == [0xFF, 0xC0]).expect("a baseline frame");
     bomb[sof + 5..sof + 9].copy_from_slice(&[0xEA, 0x60, 0xEA, 0x60]);
     let heic = fixture("camera.heic");
-    let cases: [(&str, Vec<u8>, &str); 4] = [
+    // A HEIC whose image spatial extents (`ispe`, the size libheif reports before
+    // decoding anything) claim 30000x30000 and 60000x60000 (past libheif's own limit).
+    let huge_heic = |side: u32| {
+        let mut h = heic.clone();
+        let at = h.windows(4).position(|w| w == b"ispe").expect("an ispe box") + 8;
+        h[at..at + 4].copy_from_slice(&side.to_be_bytes());
+        h[at + 4..at + 8].copy_from_slice(&side.to_be_bytes());
+        h
+    };
+    let cases: [(&str, Vec<u8>, &str); 6] = [
         ("bomb.jpg", bomb, "image_too_large"),
+        ("huge.heic", huge_heic(30_000), "image_too_large"),
+        ("huger.heic", huge_heic(60_000), "image_too_large"),
         ("cut.jpg", good[..good.len() / 2].to_vec(), "corrupt_image"),
         ("cut.heic", heic[..heic.len() / 2].to_vec(), "corrupt_image"),
         ("notes.txt", b"not a photo at all".to_vec(), "not_an_image"),

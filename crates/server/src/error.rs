@@ -59,12 +59,8 @@ tintype_codes::codes! {
     LINK_FAILED = ("link_failed", Internal);
     /// Confirming a presigned upload whose bytes have not been PUT yet.
     UPLOAD_INCOMPLETE = ("upload_incomplete", Conflict);
-    /// No such photo for this tenant (another tenant's is not found either).
-    PHOTO_NOT_FOUND = ("photo_not_found", NotFound);
     /// The photo has no rendition of that size (yet).
     RENDITION_NOT_FOUND = ("rendition_not_found", NotFound);
-    /// No such album for this tenant.
-    ALBUM_NOT_FOUND = ("album_not_found", NotFound);
     /// The tenant already has an album of that name.
     ALBUM_EXISTS = ("album_exists", Conflict);
 }

@@ -21,6 +21,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 pub mod sse;
+pub mod zips;
 
 /// The longest a test waits for a job (a failure message, never a pace).
 const WAIT_LIMIT: std::time::Duration = std::time::Duration::from_secs(120);

@@ -171,10 +171,11 @@ impl Local {
     /// Validates `input` through the kind's spec (a refusal is a [`JobFailed`]), runs the
     /// job on a one-slot worker with a progress bar, and returns it at its end.
     pub(crate) async fn run(&self, kind: &str, mut input: Value) -> anyhow::Result<Job> {
-        let (engine, catalog) = (self.assembly.backends.engine.clone(), self.assembly.backends.catalog.clone());
+        let backends = &self.assembly.backends;
+        let (engine, catalog, library) = (backends.engine.clone(), backends.catalog.clone(), backends.library.clone());
         let kinds = self.assembly.kinds();
         let spec = kinds.get(kind)?;
-        let submit = Submit { tenant: "local", plan: "pro", catalog: &*catalog };
+        let submit = Submit { tenant: "local", plan: "pro", catalog: &*catalog, library: &*library };
         if let Err(why) = spec.validate(&mut input, submit).await {
             return Err(JobFailed { kind: kind.into(), code: why.code.name().into(), message: why.message }.into());
         }

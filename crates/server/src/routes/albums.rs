@@ -15,7 +15,9 @@ use serde::Deserialize;
 use serde_json::json;
 use tintype_library::{Album, Renamed};
 
-use crate::error::{ALBUM_EXISTS, ALBUM_NOT_FOUND, ApiError, INVALID_REQUEST};
+use tintype_library::ALBUM_NOT_FOUND;
+
+use crate::error::{ALBUM_EXISTS, ApiError, INVALID_REQUEST};
 use crate::{AppState, Tenant};
 
 /// Most photos one request may add.

@@ -89,7 +89,7 @@ pub(crate) struct Order {
 pub(crate) async fn submit(state: &AppState, tenant: &Tenant, order: Order) -> Result<Enqueued, ApiError> {
     let spec = state.kinds.get(&order.kind)?;
     let mut input = if order.input.is_null() { json!({}) } else { order.input };
-    let submit = Submit { tenant: &tenant.id, plan: &tenant.plan, catalog: &*state.catalog };
+    let submit = Submit { tenant: &tenant.id, plan: &tenant.plan, catalog: &*state.catalog, library: &*state.library };
     spec.validate(&mut input, submit).await?;
     spec.apply_plan(&mut input, &tenant.plan);
     let queue = order.queue.unwrap_or_else(|| spec.default_queue().to_owned());

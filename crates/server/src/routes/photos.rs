@@ -28,7 +28,9 @@ use serde_json::json;
 use tintype_blobs::{BlobKey, layout};
 use tintype_library::{Cursor, Photo, PhotoDetail, Rendition, TimelineQuery};
 
-use crate::error::{ApiError, INVALID_QUERY, LINK_FAILED, PHOTO_NOT_FOUND, RENDITION_NOT_FOUND};
+use tintype_library::PHOTO_NOT_FOUND;
+
+use crate::error::{ApiError, INVALID_QUERY, LINK_FAILED, RENDITION_NOT_FOUND};
 use crate::views::{base_url, signed_link};
 use crate::{AppState, Tenant};
 

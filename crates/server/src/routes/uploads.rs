@@ -154,10 +154,13 @@ pub async fn show(
     Ok(Json(UploadView::new(upload, false)))
 }
 
+/// `filename=` of a query string, form-decoded (`+` is a space, as every HTML form and
+/// URL library writes it).
 fn filename_from_query(q: &str) -> Option<String> {
-    q.split('&')
-        .find_map(|kv| kv.strip_prefix("filename="))
-        .map(|v| percent_encoding::percent_decode_str(v).decode_utf8_lossy().into_owned())
+    q.split('&').find_map(|kv| kv.strip_prefix("filename=")).map(|v| {
+        let v = v.replace('+', " ");
+        percent_encoding::percent_decode_str(&v).decode_utf8_lossy().into_owned()
+    })
 }
 
 /// What [`receive`] stored under a temporary key.
@@ -235,4 +238,14 @@ where
     };
     let (upload, created) = state.catalog.insert_upload(new).await?;
     Ok((upload, !created))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn filenames_are_form_decoded() {
+        assert_eq!(super::filename_from_query("a=1&filename=My+Photo%2B1.jpg").as_deref(), Some("My Photo+1.jpg"));
+        assert_eq!(super::filename_from_query("filename=%C3%9C.jpg").as_deref(), Some("Ü.jpg"));
+        assert_eq!(super::filename_from_query("ingest=true"), None);
+    }
 }
