@@ -65,19 +65,23 @@ def tintype_run(exe: str, folder: str, count: int) -> None:
         line = serve.stdout.readline().strip()
         base = line.removeprefix("tintype listening on ")
         t0 = time.monotonic()
-        out = subprocess.run([exe, "import", folder, "--server", base], env=env, capture_output=True, text=True)
-        sent = time.monotonic() - t0
-        print(out.stdout.strip().splitlines()[-1] if out.stdout.strip() else out.stderr.strip())
+        imp = subprocess.Popen([exe, "import", folder, "--server", base], env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True)
+        sent = None
         browsable = None
         while True:
+            if sent is None and imp.poll() is not None:
+                sent = time.monotonic() - t0
+                lines = imp.stdout.read().strip().splitlines()
+                print(lines[-1] if lines else f"import exited with {imp.returncode}")
             if browsable is None and count_pages(base, "/v1/photos?limit=500", "photos") >= count:
                 browsable = time.monotonic() - t0
             done = count_pages(base, "/v1/jobs?kind=ingest&state=succeeded&limit=500", "jobs")
             failed = count_pages(base, "/v1/jobs?kind=ingest&state=failed&limit=500", "jobs")
-            if done + failed >= count and browsable is not None:
+            if done + failed >= count and browsable is not None and sent is not None:
                 finished = time.monotonic() - t0
                 break
-            time.sleep(0.2)
+            time.sleep(0.5)
         print(f"tintype: {count} photos; import returned after {sent:.1f} s; all browsable after {browsable:.1f} s "
               f"({count / browsable:.2f} photos/s); all AVIF done after {finished:.1f} s ({count / finished:.2f} photos/s); "
               f"failed {failed}")

@@ -11,8 +11,8 @@
 //!    the aspect ratio: each size from the next larger one (Lanczos3), so the cost falls
 //!    with the size.
 //! 3. [`encode_all`] encodes (size, format) pairs on up to `threads` threads: JPEG
-//!    (mozjpeg), WebP (libwebp, lossy) and AVIF (rav1e through `ravif`, one thread per
-//!    encode, so the total stays within `threads`).
+//!    (mozjpeg), WebP (libwebp, lossy) and AVIF (rav1e through `ravif`, 8-bit AV1, one
+//!    thread per encode, so the total stays within `threads`).
 //! 4. [`phash`]: a 64-bit DCT perceptual hash (`image_hasher`: each of the 8×8 lowest
 //!    frequencies of a DCT over a 16×16 grey reduction against their median), taken from
 //!    the decoded pixels, so that a re-encoded or resized copy hashes alike. [`PHASH_PARAMS`] names the
@@ -210,6 +210,7 @@ pub fn encode(img: &RgbImage, format: ThumbFormat, opts: &ThumbOptions) -> Resul
                 .with_quality(f32::from(opts.avif_quality))
                 .with_speed(opts.avif_speed)
                 .with_num_threads(Some(1))
+                .with_bit_depth(ravif::BitDepth::Eight)
                 .encode_rgb(ravif::Img::new(&pixels[..], w as usize, h as usize))
                 .map_err(|e| ImagingError::Encode(format!("avif: {e}")))?;
             Ok(encoded.avif_file)

@@ -1,10 +1,12 @@
 //! `tintype bench queue`: drains no-op jobs through the real engine and worker code and
 //! measures enqueue→start latency at a steady low rate, like pgbench for the queue.
 //! `tintype bench library` (in `library.rs`): the photo library's queries at size.
+//! `tintype bench export DIR` (in `export.rs`): the export job over a folder's files.
 //! Without an explicit `database_url` both run on a fresh temporary SQLite file (on
 //! PostgreSQL, in a scratch schema dropped at the end), so a production database is
 //! never touched by accident.
 
+mod export;
 mod library;
 
 use std::sync::Arc;
@@ -64,6 +66,14 @@ pub(crate) enum BenchCommand {
         #[arg(long, default_value_t = 8)]
         parallel: usize,
     },
+    /// The export job over every file of DIR (imported as uploads first): MB/s, peak RSS.
+    Export {
+        /// The folder.
+        dir: std::path::PathBuf,
+        /// Items fetched at once (default: the config's).
+        #[arg(long)]
+        concurrency: Option<usize>,
+    },
 }
 
 const QUEUE: &str = "bench";
@@ -98,6 +108,9 @@ impl JobRunner for BenchKind {
 
 /// Runs a benchmark.
 pub(crate) async fn run(config: &Config, cmd: BenchCommand) -> anyhow::Result<()> {
+    if let BenchCommand::Export { dir, concurrency } = &cmd {
+        return export::run(config, dir, *concurrency).await;
+    }
     let tmp = tempfile::tempdir()?;
     let mut config = config.clone();
     if config.database_url.is_empty() {
@@ -136,10 +149,12 @@ async fn run_bench(
             (jobs, concurrency, workers, latency_jobs, rate, prefetch, processes)
         }
         BenchCommand::Library { photos, queries, parallel } => {
+            let analyze = schema.as_deref().map(|s| schema_url(config, s));
             let library = wiring::open_engine_in(config, schema).await?.library;
             eprintln!("database: {}", config.database_url());
-            return library::run(library, photos, queries, parallel).await;
+            return library::run(library, photos, queries, parallel, analyze).await;
         }
+        BenchCommand::Export { .. } => unreachable!("handled above"),
     };
     if processes > 1 && schema.is_none() {
         anyhow::bail!("--processes needs PostgreSQL (--database-url postgres://…)");
@@ -256,9 +271,7 @@ fn spawn_workers(
     concurrency: usize,
     prefetch: usize,
 ) -> anyhow::Result<Vec<std::process::Child>> {
-    let url = config.database_url();
-    let sep = if url.contains('?') { '&' } else { '?' };
-    let url = format!("{url}{sep}options=-c%20search_path%3D{schema}");
+    let url = schema_url(config, schema);
     let exe = std::env::current_exe()?;
     (0..n)
         .map(|i| {
@@ -275,6 +288,13 @@ fn spawn_workers(
             Ok(child)
         })
         .collect()
+}
+
+/// The database URL with `schema` first on the search path.
+fn schema_url(config: &Config, schema: &str) -> String {
+    let url = config.database_url();
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}options=-c%20search_path%3D{schema}")
 }
 
 /// Waits until the engine counts no job queued or running (polled every 20 ms: the

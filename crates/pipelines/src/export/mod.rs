@@ -342,7 +342,7 @@ impl Export {
         }
         let key = BlobKey::new(upload.blob_key.clone()).permanent()?;
         let mut body = ctx.blobs().get(&key, None).await.retryable()?.body;
-        let mut spool = Spool::new(self.section.memory_item_bytes);
+        let mut spool = Spool::expecting(self.section.memory_item_bytes, upload.bytes);
         while let Some(chunk) = body.next().await {
             let chunk = chunk.map_err(|e| JobError::transient(tintype_blobs::STORAGE_ERROR, e.to_string()))?;
             spool.push(&chunk).await.map_err(|e| write_failed(&e.to_string()))?;

@@ -26,7 +26,15 @@ pub(super) struct Spool {
 impl Spool {
     /// An empty spool keeping up to `memory_limit` bytes in memory.
     pub(super) fn new(memory_limit: u64) -> Self {
-        Spool { held: Held::Memory(Vec::new()), memory_limit, crc: crc32fast::Hasher::new(), size: 0 }
+        Self::expecting(memory_limit, 0)
+    }
+
+    /// An empty spool for an item of about `expected` bytes (its memory reserved at once
+    /// when it will stay in memory, instead of regrown and copied as it fills).
+    pub(super) fn expecting(memory_limit: u64, expected: u64) -> Self {
+        let reserve = if expected <= memory_limit { expected as usize } else { 0 };
+        let held = Held::Memory(Vec::with_capacity(reserve));
+        Spool { held, memory_limit, crc: crc32fast::Hasher::new(), size: 0 }
     }
 
     /// Bytes taken so far.

@@ -162,8 +162,15 @@ async fn time<T>(t: &mut Timings, f: impl std::future::Future<Output = anyhow::R
     Ok(out)
 }
 
-/// Fills the library and times the queries.
-pub(super) async fn run(library: Arc<dyn Library>, photos: u64, queries: usize, parallel: usize) -> anyhow::Result<()> {
+/// Fills the library and times the queries; `analyze` (PostgreSQL: the scratch schema's
+/// URL) refreshes the planner's statistics after the inserts, as autovacuum soon would.
+pub(super) async fn run(
+    library: Arc<dyn Library>,
+    photos: u64,
+    queries: usize,
+    parallel: usize,
+    analyze: Option<String>,
+) -> anyhow::Result<()> {
     let t = Instant::now();
     let ids = fill(&library, TENANT, photos, parallel, 1).await?;
     fill(&library, OTHER, photos / 10, parallel, 2).await?;
@@ -174,6 +181,11 @@ pub(super) async fn run(library: Arc<dyn Library>, photos: u64, queries: usize, 
         (photos + photos / 10) as f64 / secs
     );
     anyhow::ensure!(!ids.is_empty(), "--photos must be at least 1");
+    if let Some(url) = analyze {
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect(&url).await?;
+        sqlx::raw_sql("ANALYZE").execute(&mut conn).await?;
+    }
     let mut g = Gen(3);
 
     // Timeline, first page.
