@@ -29,7 +29,8 @@ const HASHES: &str = "SELECT id, phash FROM photos WHERE tenant = $1 AND phash I
 /// quarter): tenant, four arrays. A UNION of one indexed lookup per quarter: written as
 /// one `OR`, SQLite (without statistics) scans every row of the tenant instead, 140 ms at
 /// 100,000 photos (docs/BENCHMARKS.md).
-const CANDIDATES: &str = "SELECT id, phash FROM photos WHERE tenant = $1 AND phash_q0 IN (SELECT value FROM json_each($2))
+const CANDIDATES: &str =
+    "SELECT id, phash FROM photos WHERE tenant = $1 AND phash_q0 IN (SELECT value FROM json_each($2))
         UNION SELECT id, phash FROM photos WHERE tenant = $1 AND phash_q1 IN (SELECT value FROM json_each($3))
         UNION SELECT id, phash FROM photos WHERE tenant = $1 AND phash_q2 IN (SELECT value FROM json_each($4))
         UNION SELECT id, phash FROM photos WHERE tenant = $1 AND phash_q3 IN (SELECT value FROM json_each($5))";

@@ -1,6 +1,8 @@
 //! The worker loop: claims jobs from its queues while it has free slots, runs each in its
 //! own task (a panic fails that job, not the worker), heartbeats every lease it holds
-//! (running and prefetched jobs alike), records the typed outcome, and on shutdown stops
+//! (running and prefetched jobs alike), sees a cancel request as soon as the engine
+//! publishes it (not only at the next heartbeat: a job waiting on a slow fetch reports
+//! nothing), records the typed outcome, and on shutdown stops
 //! claiming, lets running jobs finish within a grace period and hands the rest back to
 //! the queue.
 
@@ -15,6 +17,9 @@ use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, info, warn};
 
 use crate::context::{JobContext, Resources, job_prefix};
+
+/// Least time between two reads of a running job's row prompted by its events.
+const CANCEL_CHECK: Duration = Duration::from_millis(250);
 use crate::error::JobError;
 use crate::runners::Runners;
 
@@ -310,8 +315,30 @@ impl JobRun {
         let mut task = tokio::spawn(async move { runner.run(ctx).await }.in_current_span());
         let mut beat = tokio::time::interval(self.config.lease / 3);
         beat.tick().await;
+        // Any change to this job (a cancel request among them) leads to one read of its
+        // row, at most every CANCEL_CHECK: its own progress events come a few a second.
+        let mut changes = Some(self.engine.subscribe());
+        let mut last_check = tokio::time::Instant::now();
+        let mut check_at: Option<tokio::time::Instant> = None;
         loop {
+            let due = check_at;
             tokio::select! {
+                change = async { changes.as_mut().expect("listening").recv().await }, if changes.is_some() => match change {
+                    Ok(ev) if ev.id != claim.job.id => {}
+                    Err(broadcast::error::RecvError::Closed) => changes = None,
+                    _ => if check_at.is_none() {
+                        check_at = Some((last_check + CANCEL_CHECK).max(tokio::time::Instant::now()));
+                    },
+                },
+                _ = async { tokio::time::sleep_until(due.unwrap_or_else(tokio::time::Instant::now)).await }, if due.is_some() => {
+                    check_at = None;
+                    last_check = tokio::time::Instant::now();
+                    if let Ok(Some(job)) = self.engine.get(None, &claim.job.id).await
+                        && job.cancel_requested
+                    {
+                        cancel.cancel();
+                    }
+                }
                 joined = &mut task => {
                     let result = match joined {
                         Ok(result) => result,
