@@ -113,6 +113,11 @@ pub struct BlobMeta {
 pub struct PutOptions {
     /// Content type to record (S3 keeps it; the local backend ignores it).
     pub content_type: Option<String>,
+    /// About how large the body will be, when the writer knows (an export: the sum of
+    /// its items). S3 picks its equal part size from it so that a multipart upload never
+    /// needs more than the protocol's 10,000 parts; without it parts are
+    /// [`s3::PART_SIZE`]-sized, which serves bodies up to about 78 GiB.
+    pub size_hint: Option<u64>,
 }
 
 /// An inclusive byte range already resolved against a blob's size.

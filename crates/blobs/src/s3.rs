@@ -33,10 +33,25 @@ use object_store::{
 use crate::key::validate_prefix;
 use crate::{BlobError, BlobKey, BlobMeta, BlobStore, ByteRange, ByteStream, GetResult, Presigned, PutOptions};
 
-/// Size of every multipart part but the last (S3's minimum is 5 MiB).
+/// Size of every multipart part but the last (S3's minimum is 5 MiB), unless a size hint
+/// asks for larger ones.
 pub const PART_SIZE: usize = 8 * 1024 * 1024;
-/// Parts uploaded at once by one put (so one put holds at most this many parts in memory).
+/// Parts uploaded at once by one put (so one put holds at most this many parts in memory),
+/// fewer when parts are larger than [`PART_SIZE`] (the bytes in flight stay under
+/// `PART_CONCURRENCY * PART_SIZE`, at least one part).
 pub const PART_CONCURRENCY: usize = 4;
+/// The protocol's limit on parts in one multipart upload.
+pub const MAX_PARTS: usize = 10_000;
+/// Parts a size hint is divided into: headroom below [`MAX_PARTS`] for a body somewhat
+/// larger than its hint.
+const HINT_PARTS: u64 = 8_000;
+
+/// The part size for a body of about `hint` bytes: [`PART_SIZE`], or larger (whole MiB)
+/// so that the body fits in [`HINT_PARTS`] parts.
+pub fn part_size_for(hint: Option<u64>) -> usize {
+    let needed = hint.unwrap_or(0).div_ceil(HINT_PARTS).div_ceil(1 << 20) << 20;
+    (needed as usize).max(PART_SIZE)
+}
 /// Longest presigned URL lifetime SigV4 allows.
 const MAX_PRESIGN: Duration = Duration::from_secs(7 * 24 * 3600);
 
@@ -167,11 +182,12 @@ impl S3Store {
         buffer: BytesMut,
         body: &mut ByteStream,
         attributes: Attributes,
+        part_size: usize,
     ) -> Result<(), BlobError> {
         let opts = PutMultipartOptions { attributes, ..PutMultipartOptions::default() };
         let id = self.s3.create_multipart_opts(path, opts).await.map_err(error)?;
         let mut guard = AbortOnDrop { s3: Some(self.s3.clone()), path: path.clone(), id: id.clone() };
-        let uploaded = match self.put_parts(path, &id, buffer, body).await {
+        let uploaded = match self.put_parts(path, &id, buffer, body, part_size).await {
             Ok(parts) => self.s3.complete_multipart(path, &id, parts).await.map_err(error),
             Err(e) => Err(e),
         };
@@ -194,13 +210,15 @@ impl S3Store {
         id: &str,
         mut buffer: BytesMut,
         body: &mut ByteStream,
+        part_size: usize,
     ) -> Result<Vec<PartId>, BlobError> {
+        let concurrency = (PART_CONCURRENCY * PART_SIZE / part_size).max(1);
         type Upload = futures::future::BoxFuture<'static, object_store::Result<PartId>>;
         let mut in_flight: FuturesOrdered<Upload> = FuturesOrdered::new();
         let mut parts: Vec<PartId> = Vec::new();
         let mut ended = false;
         for index in 0.. {
-            while !ended && buffer.len() < PART_SIZE {
+            while !ended && buffer.len() < part_size {
                 match body.next().await {
                     Some(Ok(chunk)) => buffer.extend_from_slice(&chunk),
                     Some(Err(e)) => return Err(BlobError::Body(e)),
@@ -210,8 +228,12 @@ impl S3Store {
             if buffer.is_empty() {
                 break;
             }
-            let part = buffer.split_to(buffer.len().min(PART_SIZE)).freeze();
-            while in_flight.len() >= PART_CONCURRENCY {
+            if index >= MAX_PARTS {
+                let message = format!("the body needs more than {MAX_PARTS} parts of {part_size} bytes");
+                return Err(BlobError::Body(std::io::Error::other(message)));
+            }
+            let part = buffer.split_to(buffer.len().min(part_size)).freeze();
+            while in_flight.len() >= concurrency {
                 parts.push(in_flight.next().await.expect("in flight").map_err(error)?);
             }
             let (s3, path, id) = (self.s3.clone(), path.clone(), id.to_owned());
@@ -300,9 +322,10 @@ impl BlobStore for S3Store {
     async fn put(&self, key: &BlobKey, mut body: ByteStream, opts: PutOptions) -> Result<BlobMeta, BlobError> {
         let path = path_of(key)?;
         let attributes = put_attributes(&opts);
+        let part_size = part_size_for(opts.size_hint);
         let mut first = BytesMut::new();
         let mut ended = false;
-        while first.len() < PART_SIZE {
+        while first.len() < part_size {
             match body.next().await {
                 Some(Ok(chunk)) => first.extend_from_slice(&chunk),
                 Some(Err(e)) => return Err(BlobError::Body(e)),
@@ -316,7 +339,7 @@ impl BlobStore for S3Store {
             let opts = object_store::PutOptions { attributes, ..object_store::PutOptions::default() };
             self.s3.put_opts(&path, PutPayload::from(first.freeze()), opts).await.map_err(error)?;
         } else {
-            self.put_multipart(&path, first, &mut body, attributes).await?;
+            self.put_multipart(&path, first, &mut body, attributes, part_size).await?;
         }
         self.head_path(&path).await
     }
@@ -446,6 +469,23 @@ impl BlobStore for S3Store {
         match self.s3.head(&probe).await {
             Ok(_) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(error(e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parts_grow_with_the_hint_so_that_any_body_fits_the_part_limit() {
+        assert_eq!(part_size_for(None), PART_SIZE);
+        assert_eq!(part_size_for(Some(1 << 30)), PART_SIZE);
+        for hint in [80u64 << 30, 1 << 40, 5 << 40] {
+            let part = part_size_for(Some(hint)) as u64;
+            assert_eq!(part % (1 << 20), 0, "whole MiB");
+            // A body a quarter larger than its hint still fits.
+            assert!((hint + hint / 4).div_ceil(part) <= MAX_PARTS as u64, "{hint}: {part}");
         }
     }
 }

@@ -97,7 +97,7 @@ fn failed_multipart_put_is_aborted() {
     let store = open(&server);
     rt().block_on(async {
         let k = key("t/acme/jobs/job_1/print.zip");
-        let opts = PutOptions { content_type: Some("application/zip".into()) };
+        let opts = PutOptions { content_type: Some("application/zip".into()), ..PutOptions::default() };
         let meta = store.put(&k, body(20 << 20, false), opts.clone()).await.expect("put");
         assert_eq!(meta.content_type.as_deref(), Some("application/zip"));
         assert!(meta.etag.ends_with("-3\""), "three parts: {}", meta.etag);
@@ -233,7 +233,7 @@ fn boto3_accepts_our_objects_and_urls() {
     let store = open(&server);
     rt().block_on(async {
         let big = key("t/acme/jobs/job_1/print.zip");
-        let opts = PutOptions { content_type: Some("application/zip".into()) };
+        let opts = PutOptions { content_type: Some("application/zip".into()), ..PutOptions::default() };
         store.put(&big, body(17 << 20, false), opts).await.expect("put");
         let mut want = Sha256::new();
         let mut stream = body(17 << 20, false);

@@ -109,6 +109,11 @@ async fn filed_photo(app: &TestApp, key: &str) -> String {
 
 /// Items served on loopback: a good JPEG, a 404, and one that never answers in time.
 async fn source_server() -> SocketAddr {
+    source_server_with(Arc::new(tokio::sync::Notify::new())).await
+}
+
+/// The same, telling `slow_hit` each time the slow item is asked for.
+async fn source_server_with(slow_hit: Arc<tokio::sync::Notify>) -> SocketAddr {
     use axum::Router;
     use axum::http::StatusCode as S;
     use axum::routing::get;
@@ -118,7 +123,8 @@ async fn source_server() -> SocketAddr {
         .route("/missing.jpg", get(|| async { S::NOT_FOUND }))
         .route(
             "/slow.jpg",
-            get(|| async {
+            get(move || async move {
+                slow_hit.notify_one();
                 tokio::time::sleep(Duration::from_secs(30)).await;
                 "late"
             }),
@@ -288,7 +294,8 @@ async fn every_item_failing_fails_the_job_and_stores_nothing() {
 
 /// Cancelled while an item hangs: the fetch stops, the upload is aborted, nothing stays.
 async fn cancel_mid_way(blobs: Option<Arc<dyn BlobStore>>) -> TestApp {
-    let source = source_server().await;
+    let slow_hit = Arc::new(tokio::sync::Notify::new());
+    let source = source_server_with(slow_hit.clone()).await;
     let export = ExportSection { concurrency: 1, ..ExportSection::default() };
     let app = app_with(export, blobs, true).await;
     let key = app.create_key("gallery").await;
@@ -296,8 +303,9 @@ async fn cancel_mid_way(blobs: Option<Arc<dyn BlobStore>>) -> TestApp {
     let items = json!([{"url": good}, {"url": format!("http://{source}/slow.jpg")}, {"url": good}]);
     let (_, job) = app.submit(&key, json!({"kind": "export", "input": {"items": items}})).await;
     let id = job["id"].as_str().unwrap().to_owned();
-    // The first item is in: the ZIP upload has begun, and the second item hangs.
-    app.wait_for(&id, |job| job.progress > 0.3).await;
+    // The first item is in (concurrency 1): the ZIP upload has begun, and the second item
+    // hangs.
+    tokio::time::timeout(Duration::from_secs(10), slow_hit.notified()).await.expect("the slow item is asked for");
     let res = app.client.delete(app.url(&format!("/v1/jobs/{id}"))).bearer_auth(&key).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::ACCEPTED);
     // Promptly: the slow item would hold it for 15 s (three 5 s fetch timeouts), and the

@@ -171,8 +171,20 @@ impl JobContext {
 
     /// Streams an artifact into the store (never buffered whole), hashing it on the way.
     pub async fn put_artifact(&self, name: &str, content_type: &str, body: ByteStream) -> Result<Artifact, JobError> {
+        self.put_artifact_sized(name, content_type, body, None).await
+    }
+
+    /// [`put_artifact`](Self::put_artifact) for a body of about `size_hint` bytes (the
+    /// store sizes its multipart parts from it: an export of any size fits S3's 10,000).
+    pub async fn put_artifact_sized(
+        &self,
+        name: &str,
+        content_type: &str,
+        body: ByteStream,
+        size_hint: Option<u64>,
+    ) -> Result<Artifact, JobError> {
         let key = self.artifact_key(name)?;
-        self.put_key(key, name, content_type, body).await
+        self.put_key(key, name, content_type, body, size_hint).await
     }
 
     /// Streams a blob into one of the tenant's areas other than the job's own folder
@@ -191,7 +203,7 @@ impl JobContext {
             return Err(JobError::permanent(tintype_codes::common::INTERNAL, msg));
         }
         let key = layout::in_area(&self.inner.job.tenant, area, rest).permanent()?;
-        self.put_key(key, rest, content_type, body).await
+        self.put_key(key, rest, content_type, body, None).await
     }
 
     async fn put_key(
@@ -200,6 +212,7 @@ impl JobContext {
         name: &str,
         content_type: &str,
         body: ByteStream,
+        size_hint: Option<u64>,
     ) -> Result<Artifact, JobError> {
         let hasher = Arc::new(Mutex::new((Sha256::new(), 0u64)));
         let tap = hasher.clone();
@@ -210,7 +223,7 @@ impl JobContext {
             }
             chunk
         }));
-        let opts = PutOptions { content_type: Some(content_type.to_owned()) };
+        let opts = PutOptions { content_type: Some(content_type.to_owned()), size_hint };
         self.inner.blobs.put(&key, body, opts).await.retryable()?;
         let (digest, bytes) = {
             let h = hasher.lock().map_err(|_| JobError::permanent(tintype_codes::common::INTERNAL, "poisoned"))?;

@@ -52,6 +52,10 @@ pub const KIND: &str = "export";
 /// The steps, in order.
 pub const STEPS: &[&str] = &["validating", "fetching", "zipping", "storing"];
 
+/// What a URL item is counted as in the ZIP's size hint (its size is unknown until
+/// fetched; the store's part size leaves room for bodies larger than their hint).
+const URL_ESTIMATE: u64 = 32 << 20;
+
 /// The report's name inside the ZIP (reserved: no item takes it).
 pub const REPORT: &str = "export_report.txt";
 
@@ -131,6 +135,7 @@ impl JobRunner for Export {
         if items.is_empty() {
             return Err(JobError::permanent(ALL_ITEMS_FAILED, "the album has no photos"));
         }
+        let size_hint = self.size_hint(&ctx, &items).await?;
 
         ctx.step("fetching").await?;
         let (writer, stream) = zipstream::channel();
@@ -143,7 +148,7 @@ impl JobRunner for Export {
             let _ = done_tx.send(());
             written
         });
-        let store = ctx.put_artifact(&zip_name, "application/zip", stream);
+        let store = ctx.put_artifact_sized(&zip_name, "application/zip", stream, Some(size_hint));
         let (ctx_ref, items_ref) = (&ctx, &items);
         // `work` owns `tx`: when it ends without the finish message (an error, a cancel),
         // the channel closes, which aborts the ZIP (no central directory, the stream
@@ -209,6 +214,26 @@ impl Export {
                 None => return Ok(items),
             }
         }
+    }
+
+    /// About how large the ZIP will be: the uploads' and photos' sizes as filed, a URL
+    /// counted at [`URL_ESTIMATE`], plus headers (the store sizes its parts from this).
+    async fn size_hint(&self, ctx: &JobContext, items: &[Item]) -> Result<u64, JobError> {
+        let tenant = &ctx.job().tenant;
+        let mut total = 0u64;
+        for item in items {
+            let bytes = match item.source() {
+                Ok(ItemSource::Upload(id)) => {
+                    self.catalog.get_upload(tenant, id).await.retryable()?.map_or(0, |u| u.bytes)
+                }
+                Ok(ItemSource::Photo(id)) => {
+                    self.library.get_photo(tenant, id).await.retryable()?.map_or(0, |p| p.bytes)
+                }
+                _ => URL_ESTIMATE,
+            };
+            total = total.saturating_add(bytes.min(self.section.max_item_bytes)).saturating_add(512);
+        }
+        Ok(total)
     }
 
     /// Fetches the items `concurrency` at a time and hands them to the zipper in order.

@@ -199,7 +199,10 @@ where
         Ok(chunk)
     }));
     let tmp = layout::upload_in_flight(tenant, &uuid::Uuid::new_v4().simple().to_string())?;
-    let put = state.blobs.put(&tmp, body, PutOptions { content_type: Some(content_type.to_owned()) }).await;
+    let put = state
+        .blobs
+        .put(&tmp, body, PutOptions { content_type: Some(content_type.to_owned()), ..PutOptions::default() })
+        .await;
     if too_large.load(Ordering::Relaxed) {
         return Err(ApiError::new(PAYLOAD_TOO_LARGE, format!("this upload is limited to {max} bytes")));
     }
