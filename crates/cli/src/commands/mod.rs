@@ -2,6 +2,7 @@
 
 pub(crate) mod admin;
 pub(crate) mod bench;
+pub(crate) mod export;
 pub(crate) mod import;
 pub(crate) mod ingest;
 pub(crate) mod run;

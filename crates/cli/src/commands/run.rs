@@ -35,6 +35,8 @@ pub(crate) enum KindCommand {
     /// A photo's library renditions and metadata (`run` only; `tintype import` sends
     /// photos to a server).
     Ingest(super::ingest::IngestArgs),
+    /// Files or URLs into one ZIP (`run` only; through a server, `POST /v1/jobs`).
+    Export(super::export::ExportArgs),
 }
 
 /// The `print` job's input as flags.
@@ -132,6 +134,7 @@ pub(crate) async fn run(config: &Config, cmd: KindCommand) -> anyhow::Result<()>
     match cmd {
         KindCommand::Print(args) => run_print(config, args).await,
         KindCommand::Ingest(args) => super::ingest::run(config, args).await,
+        KindCommand::Export(args) => super::export::run(config, args).await,
     }
 }
 
@@ -350,6 +353,9 @@ pub(crate) async fn submit(server: ServerArgs, cmd: KindCommand) -> anyhow::Resu
     let args = match cmd {
         KindCommand::Print(args) => args,
         KindCommand::Ingest(_) => bail!("photos go to a server with `tintype import DIR`"),
+        KindCommand::Export(_) => {
+            bail!("`tintype run export` runs here; through a server, POST /v1/jobs (see docs/api.md)")
+        }
     };
     let base = server.server.trim_end_matches('/').to_owned();
     let client = Api::new(server.api_key.clone());

@@ -1,0 +1,58 @@
+//! `tintype run export FILE... --out DIR` as a user runs it: a ZIP of the files, names made
+//! unique ignoring case, the summary line; a missing file is an error before any job.
+
+use std::path::Path;
+use std::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_tintype");
+
+fn tintype(data: &Path) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("--data-dir").arg(data).env_remove("TINTYPE_CONFIG").env("RUST_LOG", "warn");
+    cmd
+}
+
+#[test]
+fn run_export_zips_files_here() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    std::fs::write(input.join("a.jpg"), b"\xFF\xD8\xFFfirst").unwrap();
+    std::fs::write(input.join("A.JPG"), b"\xFF\xD8\xFFsecond").unwrap();
+    std::fs::write(input.join("notes.txt"), "notes\n".repeat(100)).unwrap();
+    let out = dir.path().join("out");
+    let run = tintype(&dir.path().join("data"))
+        .args(["run", "export"])
+        .args(["a.jpg", "A.JPG", "notes.txt"].map(|n| input.join(n)))
+        .arg("--out")
+        .arg(&out)
+        .args(["--name", "trip"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&run.stderr));
+    assert!(stdout.contains("trip.zip: 3 of 3 items"), "{stdout}");
+    let entries: Vec<String> =
+        std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    assert_eq!(entries, ["trip.zip"], "only the ZIP is left in --out");
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(out.join("trip.zip")).unwrap()).unwrap();
+    let names: Vec<String> =
+        (0..zip.len()).map(|i| zip.by_index_raw(i).unwrap().name().unwrap().into_owned()).collect();
+    assert_eq!(names, ["a.jpg", "A (1).JPG", "notes.txt"]);
+}
+
+#[test]
+fn a_missing_file_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = tintype(&dir.path().join("data"))
+        .args(["run", "export", "/nonexistent/photo.jpg", "--out"])
+        .arg(dir.path().join("out"))
+        .output()
+        .unwrap();
+    assert!(!run.status.success());
+    assert!(
+        String::from_utf8_lossy(&run.stderr).contains("cannot read /nonexistent/photo.jpg"),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+}
