@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::StreamExt;
+use futures::stream::BoxStream;
 use tintype_blobs::BlobKey;
-use tintype_catalog::{Catalog, UPLOAD_NOT_FOUND};
+use tintype_catalog::{Catalog, UPLOAD_NOT_FOUND, Upload};
 use tintype_fetch::{FetchError, Fetcher};
 use tintype_imaging::error::FILE_TOO_LARGE;
 use tintype_worker::{JobContext, JobError, ResultExt};
@@ -39,32 +40,13 @@ impl Sources {
     /// The whole source, at most `max` bytes (more is `file_too_large`, permanent; a URL
     /// is also held to the fetch policy's own cap).
     pub async fn read(&self, ctx: &JobContext, source: &Source, max: u64) -> Result<Bytes, JobError> {
-        let too_large = |bytes: u64| {
-            JobError::permanent(FILE_TOO_LARGE, format!("the source has {bytes} bytes or more; the limit is {max}"))
-        };
         match source {
             Source::Url(url) => Ok(self.fetch_url(url, max).await?.bytes),
             Source::Upload(id) => {
-                let upload = self
-                    .catalog
-                    .get_upload(&ctx.job().tenant, id)
-                    .await
-                    .retryable()?
-                    .ok_or_else(|| JobError::permanent(UPLOAD_NOT_FOUND, format!("no upload {id}")))?;
-                if upload.bytes > max {
-                    return Err(too_large(upload.bytes));
-                }
-                let key = BlobKey::new(upload.blob_key).permanent()?;
-                let got = ctx.blobs().get(&key, None).await.retryable()?;
-                let mut body = got.body;
-                let mut buf = Vec::with_capacity(got.meta.size.min(max) as usize);
+                let (upload, mut body) = self.open_upload(ctx, id, max).await?;
+                let mut buf = Vec::with_capacity(upload.bytes.min(max) as usize);
                 while let Some(chunk) = body.next().await {
-                    buf.extend_from_slice(
-                        &chunk.map_err(|e| JobError::transient(tintype_blobs::STORAGE_ERROR, e.to_string()))?,
-                    );
-                    if buf.len() as u64 > max {
-                        return Err(too_large(buf.len() as u64));
-                    }
+                    buf.extend_from_slice(&chunk?);
                 }
                 Ok(Bytes::from(buf))
             }
@@ -73,6 +55,38 @@ impl Sources {
 }
 
 impl Sources {
+    /// One of the job tenant's uploads and a stream of its bytes, held to `max` bytes
+    /// (its recorded size, and again as the bytes pass: more is `file_too_large`,
+    /// permanent; a storage failure mid-stream is `storage_error`, transient).
+    pub async fn open_upload(
+        &self,
+        ctx: &JobContext,
+        id: &str,
+        max: u64,
+    ) -> Result<(Upload, BoxStream<'static, Result<Bytes, JobError>>), JobError> {
+        let too_large = move |bytes: u64| {
+            JobError::permanent(FILE_TOO_LARGE, format!("the source has {bytes} bytes or more; the limit is {max}"))
+        };
+        let upload = self
+            .catalog
+            .get_upload(&ctx.job().tenant, id)
+            .await
+            .retryable()?
+            .ok_or_else(|| JobError::permanent(UPLOAD_NOT_FOUND, format!("no upload {id}")))?;
+        if upload.bytes > max {
+            return Err(too_large(upload.bytes));
+        }
+        let key = BlobKey::new(upload.blob_key.clone()).permanent()?;
+        let body = ctx.blobs().get(&key, None).await.retryable()?.body;
+        let mut seen = 0u64;
+        let body = body.map(move |chunk| {
+            let chunk = chunk.map_err(|e| JobError::transient(tintype_blobs::STORAGE_ERROR, e.to_string()))?;
+            seen += chunk.len() as u64;
+            if seen > max { Err(too_large(seen)) } else { Ok(chunk) }
+        });
+        Ok((upload, body.boxed()))
+    }
+
     /// A URL's body with its type and final address, at most `max` bytes (and the fetch
     /// policy's own cap).
     pub async fn fetch_url(&self, url: &str, max: u64) -> Result<tintype_fetch::Fetched, JobError> {

@@ -31,8 +31,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use futures::StreamExt;
 use serde_json::json;
-use tintype_blobs::BlobKey;
-use tintype_catalog::{Catalog, UPLOAD_NOT_FOUND};
+use tintype_catalog::Catalog;
 use tintype_library::{Library, PHOTO_NOT_FOUND, TimelineQuery};
 use tintype_queue::JobOutput;
 use tintype_worker::{JobContext, JobError, JobRunner, ResultExt};
@@ -149,13 +148,11 @@ impl JobRunner for Export {
             written
         });
         let store = ctx.put_artifact_sized(&zip_name, "application/zip", stream, Some(size_hint));
-        let (ctx_ref, items_ref) = (&ctx, &items);
+        let (ctx, items) = (&ctx, &items);
         // `work` owns `tx`: when it ends without the finish message (an error, a cancel),
         // the channel closes, which aborts the ZIP (no central directory, the stream
         // errors, the store keeps nothing).
         let work = async move {
-            let tx = tx;
-            let (ctx, items) = (ctx_ref, items_ref);
             let fed = self.feed(ctx, items, &tx).await?;
             ctx.step("zipping").await?;
             let report = (!fed.failures.is_empty()).then(|| report(items, &fed.failures));
@@ -355,28 +352,10 @@ impl Export {
                 (photo.upload_id, photo.file_name, Some(taken.unwrap_or_else(|| photo.created_at.naive_utc())))
             }
         };
-        let upload = self
-            .catalog
-            .get_upload(tenant, &upload_id)
-            .await
-            .retryable()?
-            .ok_or_else(|| JobError::permanent(UPLOAD_NOT_FOUND, format!("no upload {upload_id}")))?;
-        if upload.bytes > max {
-            let m = format!("{} bytes; items are limited to {max}", upload.bytes);
-            return Err(JobError::permanent(tintype_imaging::error::FILE_TOO_LARGE, m));
-        }
-        let key = BlobKey::new(upload.blob_key.clone()).permanent()?;
-        let mut body = ctx.blobs().get(&key, None).await.retryable()?.body;
+        let (upload, mut body) = self.sources.open_upload(ctx, &upload_id, max).await?;
         let mut spool = Spool::expecting(self.section.memory_item_bytes, upload.bytes);
         while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(|e| JobError::transient(tintype_blobs::STORAGE_ERROR, e.to_string()))?;
-            spool.push(&chunk).await.map_err(|e| write_failed(&e.to_string()))?;
-            if spool.size() > max {
-                return Err(JobError::permanent(
-                    tintype_imaging::error::FILE_TOO_LARGE,
-                    "the item grew past the limit",
-                ));
-            }
+            spool.push(&chunk?).await.map_err(|e| write_failed(&e.to_string()))?;
         }
         let spooled = spool.finish().await.map_err(|e| write_failed(&e.to_string()))?;
         let wanted = item.name.clone().or(wanted).or(upload.filename).unwrap_or_else(|| upload.id.clone());

@@ -37,11 +37,6 @@ impl Spool {
         Spool { held, memory_limit, crc: crc32fast::Hasher::new(), size: 0 }
     }
 
-    /// Bytes taken so far.
-    pub(super) fn size(&self) -> u64 {
-        self.size
-    }
-
     /// Takes one chunk.
     pub(super) async fn push(&mut self, chunk: &[u8]) -> io::Result<()> {
         self.crc.update(chunk);
