@@ -401,3 +401,34 @@ async fn an_album_export_and_its_expiry() {
     assert_eq!(res.status(), StatusCode::GONE);
     app.stop().await;
 }
+
+/// Hostile items fail one by one and are reported, the rest still go in: a URL to a
+/// private address under the default fetch rules (SSRF), and an item over
+/// `export.max_item_bytes`.
+#[tokio::test]
+async fn ssrf_and_oversized_items_are_reported_not_fetched() {
+    let server = ServerConfig { max_attempts: 1, ..ServerConfig::default() };
+    let sections =
+        Sections { export: ExportSection { max_item_bytes: 1_000, ..ExportSection::default() }, ..Sections::default() };
+    let app = TestApp::spawn_with(TestOptions { sections, server, ..TestOptions::default() }).await;
+    let key = app.create_key("gallery").await;
+    let small = upload(&app, &key, "small.jpg", "image/jpeg", vec![0xFF; 500]).await;
+    let big = upload(&app, &key, "big.jpg", "image/jpeg", vec![0xFF; 5_000]).await;
+    let items = json!([
+        {"upload_id": small},
+        {"url": "http://127.0.0.1:9/private.jpg"},
+        {"url": "http://169.254.169.254/latest/meta-data"},
+        {"upload_id": big},
+    ]);
+    let (status, job) = app.submit(&key, json!({"kind": "export", "input": {"items": items}})).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{job}");
+    let job = app.wait_terminal(&key, job["id"].as_str().unwrap()).await;
+    assert_eq!(job["state"], "succeeded", "{job}");
+    let codes: Vec<&str> =
+        job["result"]["failed"].as_array().unwrap().iter().map(|f| f["code"].as_str().unwrap()).collect();
+    assert_eq!(codes, ["url_host_not_allowed", "url_host_not_allowed", "file_too_large"], "{job}");
+    let entries = zips::check_bytes(&download(&app, &key, &job).await);
+    let names: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(names, ["small.jpg", "export_report.txt"]);
+    app.stop().await;
+}
