@@ -1,8 +1,10 @@
 //! `tintype run export FILE... --out DIR` as a user runs it: a ZIP of the files, names made
 //! unique ignoring case, the summary line; a missing file is an error before any job.
+//! `tintype submit export ... --wait` does the same through `tintype serve`.
 
+use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 const BIN: &str = env!("CARGO_BIN_EXE_tintype");
 
@@ -55,4 +57,64 @@ fn a_missing_file_is_an_error() {
         "{}",
         String::from_utf8_lossy(&run.stderr)
     );
+}
+
+#[test]
+fn submit_export_uploads_follows_and_downloads() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    std::fs::write(input.join("beach.jpg"), b"\xFF\xD8\xFFbeach").unwrap();
+    std::fs::write(input.join("notes.txt"), "notes\n".repeat(1000)).unwrap();
+    let log = std::fs::File::create(dir.path().join("serve.log")).unwrap();
+    let mut server = tintype(&dir.path().join("data"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(server.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let base = line.trim().strip_prefix("tintype listening on ").unwrap().to_owned();
+    let out = dir.path().join("downloads");
+    // The third item is a loopback URL: the default fetch rules refuse it, so the export
+    // is partial (two of three) and still succeeds.
+    let run = tintype(&dir.path().join("data"))
+        .args(["submit", "--server", &base, "--wait", "export"])
+        .args([input.join("beach.jpg"), input.join("notes.txt")])
+        .arg(format!("{base}/healthz"))
+        .arg("--out")
+        .arg(&out)
+        .args(["--name", "holiday"])
+        .output()
+        .unwrap();
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&run.stdout), String::from_utf8_lossy(&run.stderr));
+    assert!(run.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("holiday.zip: 2 of 3 items"), "{stdout}");
+    assert!(stdout.contains("failed: item 3 (url "), "{stdout}");
+    assert!(stderr.contains("step: fetching") && stderr.contains("step: storing"), "progress followed: {stderr}");
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(out.join("holiday.zip")).unwrap()).unwrap();
+    let entries: Vec<(String, bool)> = (0..zip.len())
+        .map(|i| {
+            let e = zip.by_index_raw(i).unwrap();
+            (e.name().unwrap().into_owned(), e.compression() == zip::CompressionMethod::Stored)
+        })
+        .collect();
+    // The types come from the names the CLI uploaded: the JPEG is stored, the text deflated.
+    let stored = |name: &str, stored: bool| (name.to_owned(), stored);
+    assert_eq!(entries, [stored("beach.jpg", true), stored("notes.txt", false), stored("export_report.txt", false)]);
+}
+
+#[test]
+fn run_export_refuses_an_album() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = tintype(&dir.path().join("data"))
+        .args(["run", "export", "--album", "alb_x", "--out"])
+        .arg(dir.path().join("out"))
+        .output()
+        .unwrap();
+    assert!(!run.status.success());
+    assert!(String::from_utf8_lossy(&run.stderr).contains("tintype submit export --album"));
 }

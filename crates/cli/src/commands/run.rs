@@ -35,7 +35,7 @@ pub(crate) enum KindCommand {
     /// A photo's library renditions and metadata (`run` only; `tintype import` sends
     /// photos to a server).
     Ingest(super::ingest::IngestArgs),
-    /// Files or URLs into one ZIP (`run` only; through a server, `POST /v1/jobs`).
+    /// Files or URLs (or, through a server, an album) into one ZIP.
     Export(super::export::ExportArgs),
 }
 
@@ -125,7 +125,7 @@ pub(crate) struct JobFailed {
     pub(crate) message: String,
 }
 
-fn is_url(input: &str) -> bool {
+pub(crate) fn is_url(input: &str) -> bool {
     input.starts_with("http://") || input.starts_with("https://")
 }
 
@@ -224,20 +224,34 @@ async fn run_print(config: &Config, args: PrintArgs) -> anyhow::Result<()> {
     finish_local(&job, &local.blobs, &args)
 }
 
-/// Files a local file as an upload of tenant `local`; returns its id.
+/// Files a local file as an upload of tenant `local`; returns its id. The file is read
+/// twice, never held whole: once for its SHA-256 (the key), once into the store.
 async fn local_upload(catalog: &dyn Catalog, blobs: &dyn BlobStore, path: &Path) -> anyhow::Result<String> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let sha256 = hex::encode(Sha256::digest(&bytes));
+    let hashing = path.to_owned();
+    let (sha256, size) = tokio::task::spawn_blocking(move || -> std::io::Result<(String, u64)> {
+        let mut file = std::fs::File::open(&hashing)?;
+        let (mut hasher, mut size, mut buf) = (Sha256::new(), 0u64, vec![0u8; 256 << 10]);
+        loop {
+            let n = std::io::Read::read(&mut file, &mut buf)?;
+            if n == 0 {
+                return Ok((hex::encode(hasher.finalize()), size));
+            }
+            hasher.update(&buf[..n]);
+            size += n as u64;
+        }
+    })
+    .await?
+    .with_context(|| format!("cannot read {}", path.display()))?;
     let key = tintype_blobs::layout::upload("local", &sha256)?;
-    let size = bytes.len() as u64;
-    let body = futures::stream::once(async move { Ok(bytes::Bytes::from(bytes)) });
-    blobs.put(&key, Box::pin(body), PutOptions::default()).await?;
+    let file = tokio::fs::File::open(path).await.with_context(|| format!("cannot read {}", path.display()))?;
+    let body = tokio_util::io::ReaderStream::with_capacity(file, 256 << 10);
+    blobs.put(&key, Box::pin(body), PutOptions { size_hint: Some(size), ..PutOptions::default() }).await?;
     let upload = NewUpload {
         id: None,
         tenant: "local".into(),
         sha256,
         bytes: size,
-        content_type: "application/octet-stream".into(),
+        content_type: content_type_of(path),
         filename: path.file_name().map(|n| n.to_string_lossy().into_owned()),
         blob_key: key.as_str().to_owned(),
     };
@@ -348,28 +362,17 @@ pub(crate) struct ServerArgs {
     pub(crate) wait: bool,
 }
 
-/// `tintype submit print ...`.
+/// `tintype submit KIND ...`: the inputs uploaded, the job created, and with `--wait` its
+/// progress followed and its outputs downloaded into `--out`.
 pub(crate) async fn submit(server: ServerArgs, cmd: KindCommand) -> anyhow::Result<()> {
-    let args = match cmd {
-        KindCommand::Print(args) => args,
-        KindCommand::Ingest(_) => bail!("photos go to a server with `tintype import DIR`"),
-        KindCommand::Export(_) => {
-            bail!("`tintype run export` runs here; through a server, POST /v1/jobs (see docs/api.md)")
-        }
-    };
     let base = server.server.trim_end_matches('/').to_owned();
     let client = Api::new(server.api_key.clone());
-    let source = if is_url(&args.input) {
-        json!({ "url": args.input })
-    } else {
-        let path = Path::new(&args.input);
-        let bytes = tokio::fs::read(path).await.with_context(|| format!("cannot read {}", path.display()))?;
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let req = client.http.post(format!("{base}/v1/uploads")).query(&[("filename", name)]).body(bytes);
-        let upload = client.send(req.header("content-type", "application/octet-stream")).await?;
-        json!({ "upload_id": upload["upload_id"] })
+    let (kind, input, out) = match &cmd {
+        KindCommand::Print(args) => ("print", args.input(client.source(&base, &args.input).await?)?, &args.out),
+        KindCommand::Ingest(_) => bail!("photos go to a server with `tintype import DIR`"),
+        KindCommand::Export(args) => ("export", super::export::input(&client, &base, args).await?, &args.out),
     };
-    let body = json!({ "kind": "print", "input": args.input(source)? });
+    let body = json!({ "kind": kind, "input": input });
     let job = client.send(client.http.post(format!("{base}/v1/jobs")).json(&body)).await?;
     let id = job["id"].as_str().context("the server answered no job id")?.to_owned();
     if !server.wait {
@@ -385,27 +388,22 @@ pub(crate) async fn submit(server: ServerArgs, cmd: KindCommand) -> anyhow::Resu
     if job["state"] != "succeeded" {
         let code = job["error"]["code"].as_str().or(job["state"].as_str()).unwrap_or("unknown").to_owned();
         let message = job["error"]["message"].as_str().unwrap_or_default().to_owned();
-        return Err(JobFailed { kind: "print".into(), code, message }.into());
+        return Err(JobFailed { kind: kind.into(), code, message }.into());
     }
     // The terminal event may predate fresh links: read the job once more for them.
     let job = client.send(client.http.get(format!("{base}/v1/jobs/{id}"))).await?;
-    std::fs::create_dir_all(&args.out).with_context(|| format!("--out: cannot create {}", args.out.display()))?;
-    let mut names = Vec::new();
-    for output in job["outputs"].as_array().into_iter().flatten() {
-        let name = output["name"].as_str().context("an output without a name")?;
-        if name.contains('/') || name.starts_with('.') {
-            bail!("refusing to write an output named {name:?}");
-        }
-        let url = output["url"].as_str().or(output["download_url"].as_str()).context("an output without a link")?;
-        let mut res = client.http.get(url).send().await?.error_for_status()?;
-        let mut file = tokio::fs::File::create(args.out.join(name)).await?;
-        while let Some(chunk) = res.chunk().await? {
-            tokio::io::AsyncWriteExt::write_all(&mut file, &chunk).await?;
-        }
-        tokio::io::AsyncWriteExt::flush(&mut file).await?;
-        names.push(name.to_owned());
+    let names = client.download_outputs(&job, out).await?;
+    match &cmd {
+        KindCommand::Export(args) => super::export::print_summary(&job["result"], &args.out, args.json),
+        KindCommand::Print(args) => print_result(&job["result"], &names, args),
+        KindCommand::Ingest(_) => Ok(()),
     }
-    print_result(&job["result"], &names, &args)
+}
+
+/// The content type a file's name implies (`application/octet-stream` when unknown): the
+/// server and the jobs take the declared type, and an export stores a `.jpg` as it is.
+pub(crate) fn content_type_of(path: &Path) -> String {
+    mime_guess::from_path(path).first_raw().unwrap_or("application/octet-stream").to_owned()
 }
 
 /// A client of the API with its key.
@@ -418,6 +416,56 @@ impl Api {
     /// A client sending `key` (if any) with every request.
     pub(crate) fn new(key: Option<String>) -> Api {
         Api { http: reqwest::Client::new(), key }
+    }
+
+    /// A job source: `{"url": ..}` for an http(s) URL, otherwise the file uploaded and
+    /// `{"upload_id": ..}`.
+    pub(crate) async fn source(&self, base: &str, input: &str) -> anyhow::Result<Value> {
+        if is_url(input) {
+            return Ok(json!({ "url": input }));
+        }
+        Ok(json!({ "upload_id": self.upload(base, Path::new(input)).await? }))
+    }
+
+    /// Streams a file to `POST /v1/uploads` (its name and the type its extension implies);
+    /// returns the upload id.
+    pub(crate) async fn upload(&self, base: &str, path: &Path) -> anyhow::Result<String> {
+        let file = tokio::fs::File::open(path).await.with_context(|| format!("cannot read {}", path.display()))?;
+        let len = file.metadata().await?.len();
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(file, 256 << 10));
+        let req = self
+            .http
+            .post(format!("{base}/v1/uploads"))
+            .query(&[("filename", name)])
+            .header("content-type", content_type_of(path))
+            .header("content-length", len)
+            .body(body);
+        let upload = self.send(req).await.with_context(|| format!("uploading {}", path.display()))?;
+        Ok(upload["upload_id"].as_str().context("the server answered no upload id")?.to_owned())
+    }
+
+    /// Downloads a finished job's outputs into `out` (created if missing); returns their
+    /// names. A name that would leave `out` is refused.
+    pub(crate) async fn download_outputs(&self, job: &Value, out: &Path) -> anyhow::Result<Vec<String>> {
+        std::fs::create_dir_all(out).with_context(|| format!("--out: cannot create {}", out.display()))?;
+        let mut names = Vec::new();
+        for output in job["outputs"].as_array().into_iter().flatten() {
+            let name = output["name"].as_str().context("an output without a name")?;
+            if name.contains(['/', '\\']) || name.starts_with('.') {
+                bail!("refusing to write an output named {name:?}");
+            }
+            let url =
+                output["url"].as_str().or(output["download_url"].as_str()).context("an output without a link")?;
+            let mut res = self.http.get(url).send().await?.error_for_status()?;
+            let mut file = tokio::fs::File::create(out.join(name)).await?;
+            while let Some(chunk) = res.chunk().await? {
+                tokio::io::AsyncWriteExt::write_all(&mut file, &chunk).await?;
+            }
+            tokio::io::AsyncWriteExt::flush(&mut file).await?;
+            names.push(name.to_owned());
+        }
+        Ok(names)
     }
 
     /// Sends a request with the key; a problem+json answer becomes an error with its code.
