@@ -1,28 +1,48 @@
 //! The local directory backend, [`LocalStore`]: one file per blob at `root/<key>`. Writes
 //! stream into `root/.tmp/<uuid>`, are fsynced, renamed into place and the directory
 //! fsynced, so a reader sees the old blob or the new one, never part of one. Deletes and
-//! renames prune directories they leave empty, so the tree does not grow without bound.
+//! renames prune directories they leave empty, so the tree does not grow without bound,
+//! except the layout's fixed levels (`t/<tenant>/<area>`, see [`crate::layout`]): those
+//! are made once and kept, so writers in one area never race a prune of it (fifty
+//! concurrent uploads of one tenant used to fail that way).
+//!
+//! Everything is private to the server's user: directories 0700, files 0600.
+//!
+//! A put streams its chunks to one blocking writer thread (a plain file, no async file's
+//! copy and thread hop per write), which fsyncs at the end.
 //!
 //! ETags are `"<size>-<mtime ns>-<inode>"` in hex, from metadata alone (nothing re-hashed,
 //! no sidecar to get out of step). A put stamps its file's mtime from the precise clock
 //! (the kernel's is coarse) and writes a new inode, so a rewrite changes the ETag even at
 //! the same size a moment later.
 
-use std::io::{self, ErrorKind, SeekFrom};
+use std::io::{self, ErrorKind, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use async_trait::async_trait;
+use bytes::Bytes;
 use futures::StreamExt;
 use tokio::fs;
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt, BufWriter};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio_util::io::ReaderStream;
 
 use crate::key::validate_prefix;
 use crate::{BlobError, BlobKey, BlobMeta, BlobStore, ByteRange, ByteStream, GetResult, PutOptions};
 
 /// Read and write buffer size.
-const CHUNK: usize = 64 * 1024;
+const CHUNK: usize = 256 * 1024;
+/// Chunks queued for a put's writer thread.
+const WRITE_QUEUE: usize = 4;
+/// Directory levels below the root that are never pruned: `t/<tenant>/<area>`.
+const KEPT_LEVELS: usize = 3;
+/// Mode of directories the store makes.
+const DIR_MODE: u32 = 0o700;
+/// Mode of files the store makes.
+const FILE_MODE: u32 = 0o600;
 /// Name of the temp directory under the root (keys cannot start a segment with `.`).
 const TMP_DIR: &str = ".tmp";
 /// How often a move into place is retried when a concurrent delete prunes its parent.
@@ -40,7 +60,7 @@ impl LocalStore {
     pub fn open(root: impl AsRef<Path>) -> Result<LocalStore, BlobError> {
         let root = root.as_ref().to_path_buf();
         let tmp = root.join(TMP_DIR);
-        std::fs::create_dir_all(&tmp)?;
+        private_dirs().create(&tmp)?;
         Ok(LocalStore { root, tmp })
     }
 
@@ -63,7 +83,7 @@ impl LocalStore {
         let parent = to.parent().expect("blob paths lie below the root");
         let mut attempt = 1;
         loop {
-            let moved = match fs::create_dir_all(parent).await {
+            let moved = match private_dirs_async().create(parent).await {
                 Ok(()) => fs::rename(from, to).await,
                 Err(e) => Err(e),
             };
@@ -85,11 +105,19 @@ impl LocalStore {
     async fn prune_empty_parents(&self, path: &Path) {
         let mut dir = path.parent();
         while let Some(d) = dir {
-            if d == self.root || !d.starts_with(&self.root) || fs::remove_dir(d).await.is_err() {
+            if self.is_kept(d) || fs::remove_dir(d).await.is_err() {
                 break;
             }
             dir = d.parent();
         }
+    }
+
+    /// The root, anything outside it, and the layout's fixed levels under `t/`.
+    fn is_kept(&self, dir: &Path) -> bool {
+        let Ok(rel) = dir.strip_prefix(&self.root) else { return true };
+        let mut parts = rel.components();
+        let depth = rel.components().count();
+        depth == 0 || (parts.next().is_some_and(|c| c.as_os_str() == "t") && depth <= KEPT_LEVELS)
     }
 }
 
@@ -98,21 +126,53 @@ impl BlobStore for LocalStore {
     async fn put(&self, key: &BlobKey, mut body: ByteStream, _opts: PutOptions) -> Result<BlobMeta, BlobError> {
         let temp = TempFile(Some(self.tmp.join(uuid::Uuid::new_v4().simple().to_string())));
         let temp_path = temp.path();
-        let file = fs::OpenOptions::new().write(true).create_new(true).open(temp_path).await?;
-        let mut writer = BufWriter::with_capacity(CHUNK, file);
-        while let Some(chunk) = body.next().await {
-            writer.write_all(&chunk.map_err(BlobError::Body)?).await?;
-        }
-        writer.flush().await?;
-        let file = writer.into_inner().into_std().await;
-        let written = tokio::task::spawn_blocking(move || {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(WRITE_QUEUE);
+        let abort = Arc::new(AtomicBool::new(false));
+        let aborted = abort.clone();
+        let file = fs::OpenOptions::from(private_file()).open(temp_path).await?.into_std().await;
+        let writer = tokio::task::spawn_blocking(move || -> io::Result<Option<std::fs::Metadata>> {
+            let mut out = io::BufWriter::with_capacity(CHUNK, file);
+            while let Some(chunk) = rx.blocking_recv() {
+                out.write_all(&chunk)?;
+            }
+            if aborted.load(Ordering::Acquire) {
+                return Ok(None);
+            }
+            let file = out.into_inner().map_err(io::IntoInnerError::into_error)?;
             // The kernel stamps mtime from a coarse clock; a precise one keeps ETags apart.
             file.set_modified(SystemTime::now())?;
             file.sync_all()?;
-            file.metadata()
-        })
-        .await
-        .map_err(io::Error::other)??;
+            file.metadata().map(Some)
+        });
+        // Dropped before the end (an error, or this future cancelled): the writer skips
+        // the fsync of what will be deleted.
+        let abort_on_drop = AbortOnDrop(Some(abort));
+        let mut failed = None;
+        while let Some(chunk) = body.next().await {
+            match chunk {
+                // A send fails only when the writer stopped: its error says why.
+                Ok(chunk) => {
+                    if tx.send(chunk).await.is_err() {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    failed = Some(BlobError::Body(e));
+                    break;
+                }
+            }
+        }
+        if failed.is_none() {
+            abort_on_drop.disarm();
+        } else {
+            drop(abort_on_drop);
+        }
+        drop(tx);
+        let written = writer.await.map_err(io::Error::other)?;
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        let written = written?.ok_or_else(|| io::Error::other("the put was aborted"))?;
         self.move_into_place(temp_path, &self.path_of(key)).await?;
         temp.disarm();
         Ok(meta_of(key.clone(), &written))
@@ -195,6 +255,50 @@ impl BlobStore for LocalStore {
             }
         }
         Ok(())
+    }
+}
+
+/// Options that create a new private file (fails if it exists).
+fn private_file() -> std::fs::OpenOptions {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, FILE_MODE);
+    options
+}
+
+/// A recursive builder of private directories.
+fn private_dirs() -> std::fs::DirBuilder {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, DIR_MODE);
+    builder
+}
+
+/// [`private_dirs`] for async code.
+fn private_dirs_async() -> fs::DirBuilder {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    builder.mode(DIR_MODE);
+    builder
+}
+
+/// Sets its flag when dropped, unless disarmed.
+struct AbortOnDrop(Option<Arc<AtomicBool>>);
+
+impl AbortOnDrop {
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        if let Some(flag) = self.0.take() {
+            flag.store(true, Ordering::Release);
+        }
     }
 }
 

@@ -145,16 +145,59 @@ async fn deletes_and_renames_prune_empty_directories() {
         let store = store.clone();
         async move { store.put(&key(k), bytes_stream(k), PutOptions::default()).await.expect("put") }
     };
-    put("t/a/b/c").await;
-    put("t/a/d").await;
-    store.delete(&key("t/a/b/c")).await.expect("delete");
-    assert!(!store.root().join("t/a/b").exists());
-    assert!(store.root().join("t/a/d").is_file());
-    store.rename(&key("t/a/d"), &key("x/y/z")).await.expect("rename");
-    assert_eq!(tree(store.root()), [".tmp", "x", "x/y", "x/y/z"].map(PathBuf::from));
+    put("t/a/jobs/j1/c").await;
+    put("t/a/uploads/d").await;
+    store.delete(&key("t/a/jobs/j1/c")).await.expect("delete");
+    assert!(!store.root().join("t/a/jobs/j1").exists(), "a job's folder goes");
+    assert!(store.root().join("t/a/jobs").is_dir(), "the area stays: writers there never race a prune");
+    assert!(store.root().join("t/a/uploads/d").is_file());
+    store.rename(&key("t/a/uploads/d"), &key("x/y/z")).await.expect("rename");
+    assert_eq!(
+        tree(store.root()),
+        [".tmp", "t", "t/a", "t/a/jobs", "t/a/uploads", "x", "x/y", "x/y/z"].map(PathBuf::from)
+    );
     store.delete(&key("x/y/z")).await.expect("delete");
-    assert_eq!(tree(store.root()), [PathBuf::from(".tmp")]);
+    assert_eq!(tree(store.root()), [".tmp", "t", "t/a", "t/a/jobs", "t/a/uploads"].map(PathBuf::from));
     store.ping().await.expect("the root and .tmp survive pruning");
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn files_and_directories_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let (_outer, store) = nested_store();
+    store.put(&key("t/a/uploads/x"), bytes_stream("x"), PutOptions::default()).await.expect("put");
+    let mode = |p: &str| std::fs::metadata(store.root().join(p)).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode("t/a/uploads/x"), 0o600);
+    for dir in [".tmp", "t", "t/a", "t/a/uploads"] {
+        assert_eq!(mode(dir), 0o700, "{dir}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn many_concurrent_puts_renames_and_deletes_in_one_area_all_succeed() {
+    let (_outer, store) = nested_store();
+    // The upload route's moves: into the tenant's tmp area, then to the final key or away
+    // (a delete used to prune the area under a put racing it).
+    let work = (0..400).map(|i| {
+        let store = store.clone();
+        async move {
+            let tmp = key(&format!("t/a/tmp/{i}"));
+            store.put(&tmp, bytes_stream("x"), PutOptions::default()).await?;
+            if i % 2 == 0 {
+                store.rename(&tmp, &key(&format!("t/a/uploads/{i}"))).await
+            } else {
+                store.delete(&tmp).await
+            }
+        }
+    });
+    let work: Vec<_> = work.map(tokio::spawn).collect();
+    for result in futures::future::join_all(work).await {
+        let result = result.expect("no panic");
+        result.expect("no operation races another");
+    }
+    assert_eq!(store.list("t/a/uploads/").await.unwrap().len(), 200);
+    assert!(store.list("t/a/tmp/").await.unwrap().is_empty());
 }
 
 #[tokio::test]

@@ -60,7 +60,8 @@ pub trait Catalog: Send + Sync + 'static {
     async fn list_api_keys(&self) -> Result<Vec<ApiKey>>;
     /// Revokes a key by id; false if there was no live key with that id.
     async fn revoke_api_key(&self, id: &str) -> Result<bool>;
-    /// Whether any live key exists (no key at all means "open" local mode).
+    /// Whether any key was ever made, revoked ones included (none at all means "open"
+    /// local mode; revoking the last key must not reopen the server).
     async fn has_api_keys(&self) -> Result<bool>;
 
     /// Records an upload, or returns the tenant's existing upload with the same sha256

@@ -12,7 +12,7 @@ pub(crate) const LIST_KEYS: &str = "SELECT * FROM api_keys ORDER BY created_at, 
 /// Revokes a live key: id, revoked_at.
 pub(crate) const REVOKE_KEY: &str = "UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL";
 /// Whether a live key exists.
-pub(crate) const ANY_KEY: &str = "SELECT EXISTS (SELECT 1 FROM api_keys WHERE revoked_at IS NULL)";
+pub(crate) const ANY_KEY: &str = "SELECT EXISTS (SELECT 1 FROM api_keys)";
 /// Stores an upload unless the tenant has that content: id, tenant, sha256, bytes,
 /// content_type, filename, blob_key, created_at.
 pub(crate) const INSERT_UPLOAD: &str =

@@ -45,6 +45,8 @@ pub(crate) struct Config {
     pub(crate) sweeper: SweeperSection,
     /// Limits.
     pub(crate) limits: LimitsSection,
+    /// The HTTP server's connection and request limits.
+    pub(crate) http: HttpSection,
     /// The pipelines' own sections (`[print]`, `[fetch]`, ...), defined and validated by
     /// `tintype-pipelines`.
     #[serde(flatten)]
@@ -129,6 +131,22 @@ pub(crate) struct LimitsSection {
     pub(crate) artifact_ttl_secs: u64,
 }
 
+/// `[http]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct HttpSection {
+    /// Longest wait for a request's head, and longest idle time of a kept-alive
+    /// connection, seconds.
+    pub(crate) header_timeout_secs: f64,
+    /// Longest pause inside a request body, seconds (408 after it).
+    pub(crate) body_idle_timeout_secs: f64,
+    /// Connections served at once (more wait in the listen backlog).
+    pub(crate) max_connections: usize,
+    /// Host names requests may carry besides loopback names and `public_url`'s host
+    /// (links are built from the `Host` header when `public_url` is unset).
+    pub(crate) allowed_hosts: Vec<String>,
+}
+
 impl Default for Config {
     /// The defaults of each part (worker, server, engine, pipelines), defined there once.
     fn default() -> Self {
@@ -159,6 +177,12 @@ impl Default for Config {
                 max_attempts: server.max_attempts,
                 download_ttl_secs: server.download_ttl.as_secs(),
                 artifact_ttl_secs: engine.artifact_ttl.as_secs(),
+            },
+            http: HttpSection {
+                header_timeout_secs: server.connections.header_timeout.as_secs_f64(),
+                body_idle_timeout_secs: server.body_idle_timeout.as_secs_f64(),
+                max_connections: server.connections.max_connections,
+                allowed_hosts: server.allowed_hosts,
             },
             pipelines: Sections::default(),
         }
@@ -236,6 +260,8 @@ impl Config {
             ("worker.lease_secs", w.lease_secs),
             ("worker.poll_secs", w.poll_secs),
             ("sweeper.interval_secs", self.sweeper.interval_secs),
+            ("http.header_timeout_secs", self.http.header_timeout_secs),
+            ("http.body_idle_timeout_secs", self.http.body_idle_timeout_secs),
         ] {
             if !(v.is_finite() && v > 0.0) {
                 bail!("{name}: must be a positive number of seconds, got {v}");
@@ -257,6 +283,16 @@ impl Config {
         }
         if !(2..=1000).contains(&self.database_pool_size) {
             bail!("database_pool_size: must be 2..=1000, got {}", self.database_pool_size);
+        }
+        if !(1..=1_000_000).contains(&self.http.max_connections) {
+            bail!("http.max_connections: must be 1..=1000000, got {}", self.http.max_connections);
+        }
+        if let Some(bad) = self.http.allowed_hosts.iter().find(|h| h.is_empty() || h.contains(['/', ':', ' '])) {
+            bail!("http.allowed_hosts: a host name without scheme or port, got {bad:?}");
+        }
+        let url = &self.public_url;
+        if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
+            bail!("public_url: expected http(s)://host[:port], got {url:?}");
         }
         self.blob_backend()?;
         Ok(())

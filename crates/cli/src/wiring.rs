@@ -26,7 +26,7 @@ pub(crate) async fn open_engine(config: &Config) -> anyhow::Result<Backends> {
 pub(crate) async fn open_engine_in(config: &Config, schema: Option<String>) -> anyhow::Result<Backends> {
     let url = config.database_url();
     if !is_postgres(&url) && config.database_url.is_empty() {
-        std::fs::create_dir_all(&config.data_dir)
+        private_dir(&config.data_dir)
             .with_context(|| format!("data_dir: cannot create {}", config.data_dir.display()))?;
     }
     let settings = PgSettings { pool_size: config.database_pool_size, schema };
@@ -87,10 +87,16 @@ pub(crate) fn signer(config: &Config) -> anyhow::Result<UrlSigner> {
     if let Ok(existing) = std::fs::read_to_string(&path) {
         return Ok(UrlSigner::new(existing.trim().as_bytes().to_vec()));
     }
-    std::fs::create_dir_all(&config.data_dir)?;
+    private_dir(&config.data_dir)?;
     let secret = hex::encode(rand::random::<[u8; 32]>());
     write_private(&path, &secret).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(UrlSigner::new(secret.into_bytes()))
+}
+
+/// Creates `dir` (and missing parents) readable by this user only.
+pub(crate) fn private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
 }
 
 fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
@@ -126,6 +132,12 @@ pub(crate) fn sweeper_config(config: &Config) -> SweeperConfig {
 pub(crate) fn server_config(config: &Config) -> ServerConfig {
     ServerConfig {
         public_url: Some(config.public_url.clone()).filter(|u| !u.is_empty()),
+        allowed_hosts: config.http.allowed_hosts.clone(),
+        body_idle_timeout: Config::secs(config.http.body_idle_timeout_secs),
+        connections: tintype_server::ConnectionLimits {
+            header_timeout: Config::secs(config.http.header_timeout_secs),
+            max_connections: config.http.max_connections,
+        },
         allow_open: false,
         max_upload_bytes: config.limits.max_upload_bytes,
         max_json_bytes: config.limits.max_json_bytes,

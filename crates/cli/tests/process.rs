@@ -226,6 +226,33 @@ fn serve_refuses_to_run_open_on_a_public_address() {
 }
 
 #[test]
+fn serve_beyond_loopback_needs_a_public_url() {
+    let dir = tempfile::tempdir().unwrap();
+    create_key(dir.path(), "acme");
+    let out = tintype(dir.path()).args(["serve", "--listen", "0.0.0.0:0"]).output().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("set public_url"), "links are never built from a forged Host: {stderr}");
+}
+
+#[cfg(unix)]
+#[test]
+fn the_data_directory_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = tintype(&data).args(["keys", "create", "--tenant", "acme"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700);
+    for entry in std::fs::read_dir(&data).unwrap() {
+        let path = entry.unwrap().path();
+        let want = if path.is_dir() { 0o700 } else { 0o600 };
+        assert_eq!(mode(&path), want, "{}", path.display());
+    }
+}
+
+#[test]
 fn keys_can_be_listed_and_revoked() {
     let dir = tempfile::tempdir().unwrap();
     let secret = create_key(dir.path(), "acme");

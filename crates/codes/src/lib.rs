@@ -30,6 +30,12 @@ pub enum ErrorKind {
     Unsupported,
     /// A byte range outside the blob: 416.
     RangeNotSatisfiable,
+    /// The route exists, the method does not: 405.
+    MethodNotAllowed,
+    /// The client was too slow sending its request: 408.
+    RequestTimeout,
+    /// The request names a host this server does not answer for: 421.
+    Misdirected,
     /// Well-formed but invalid input: 422.
     InvalidInput,
     /// Too many requests or active jobs: 429.
@@ -59,6 +65,9 @@ impl ErrorKind {
             ErrorKind::TooLarge => "too_large",
             ErrorKind::Unsupported => "unsupported",
             ErrorKind::RangeNotSatisfiable => "range_not_satisfiable",
+            ErrorKind::MethodNotAllowed => "method_not_allowed",
+            ErrorKind::RequestTimeout => "request_timeout",
+            ErrorKind::Misdirected => "misdirected",
             ErrorKind::InvalidInput => "invalid_input",
             ErrorKind::RateLimited => "rate_limited",
             ErrorKind::Unavailable => "unavailable",

@@ -46,6 +46,7 @@ impl SqliteDb {
             .foreign_keys(true)
             .busy_timeout(BUSY_TIMEOUT)
             .synchronous(SqliteSynchronous::Normal);
+        create_private(base.get_filename())?;
         let writer = base
             .clone()
             .journal_mode(SqliteJournalMode::Wal)
@@ -125,4 +126,22 @@ where
     tokio::spawn(write)
         .await
         .unwrap_or_else(|e| Err(DbError::Sql(sqlx::Error::Protocol(format!("write task failed: {e}"))).into()))
+}
+
+/// Creates a missing database file readable by this user only (SQLite gives its `-wal`
+/// and `-shm` files the database file's mode); in-memory databases and existing files
+/// are left alone.
+fn create_private(path: &std::path::Path) -> Result<()> {
+    if path.as_os_str().is_empty() || path.to_str().is_some_and(|p| p.starts_with(':')) || path.exists() {
+        return Ok(());
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(DbError::Sql(sqlx::Error::Io(e))),
+    }
 }

@@ -300,7 +300,7 @@ async fn cancel_mid_way(blobs: Option<Arc<dyn BlobStore>>) -> TestApp {
     let app = app_with(export, blobs, true).await;
     let key = app.create_key("gallery").await;
     let good = format!("http://{source}/pics/good.jpg");
-    let items = json!([{"url": good}, {"url": format!("http://{source}/slow.jpg")}, {"url": good}]);
+    let items = json!([{"url": good}, {"url": format!("http://{source}/slow.jpg")}, {"url": format!("{good}?n=3")}]);
     let (_, job) = app.submit(&key, json!({"kind": "export", "input": {"items": items}})).await;
     let id = job["id"].as_str().unwrap().to_owned();
     // The first item is in (concurrency 1): the ZIP upload has begun, and the second item
@@ -353,6 +353,12 @@ async fn submit_refuses_other_tenants_sources_and_too_many_items() {
             "invalid_input",
         ),
         (json!({"items": [{"url": "file:///etc/passwd"}]}), StatusCode::UNPROCESSABLE_ENTITY, "invalid_input"),
+        // The same source twice is refused at submit, not zipped twice.
+        (
+            json!({"items": [{"url": "http://a/1"}, {"url": "http://a/1"}]}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_input",
+        ),
     ];
     for (input, status, code) in cases {
         let (got, body) = app.submit(&bob, json!({"kind": "export", "input": input})).await;

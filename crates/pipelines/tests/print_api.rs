@@ -198,6 +198,7 @@ async fn bad_inputs_fail_permanently_with_stable_codes_and_harm_nothing() {
     // Invalid inputs are refused at submit time.
     for (input, fragment) in [
         (json!({"upload_id": good_upload, "groups": ["5x5"]}), "unknown group"),
+        (json!({"upload_id": good_upload, "groups": ["2x3", "2x3"]}), "listed twice"),
         (json!({"upload_id": good_upload, "mode": "single"}), "needs a size"),
         (json!({"url": "file:///etc/passwd"}), "http"),
     ] {

@@ -63,6 +63,16 @@ tintype_codes::codes! {
     RENDITION_NOT_FOUND = ("rendition_not_found", NotFound);
     /// The tenant already has an album of that name.
     ALBUM_EXISTS = ("album_exists", Conflict);
+    /// The route does not take this method (the `Allow` header lists those it takes).
+    METHOD_NOT_ALLOWED = ("method_not_allowed", MethodNotAllowed);
+    /// The request body stopped arriving for longer than `http.body_idle_timeout_secs`.
+    REQUEST_TIMEOUT = ("request_timeout", RequestTimeout);
+    /// The `Host` is not one this server answers for (`public_url`, `http.allowed_hosts`).
+    HOST_NOT_ALLOWED = ("host_not_allowed", Misdirected);
+    /// An open (keyless) server refuses requests from pages of other origins.
+    CROSS_ORIGIN = ("cross_origin", Forbidden);
+    /// `/readyz`: a part (engine, blobs) does not answer; `checks` says which.
+    NOT_READY = ("not_ready", Unavailable);
 }
 
 /// The status every error of a kind answers with.
@@ -78,6 +88,9 @@ pub fn status_of(kind: ErrorKind) -> StatusCode {
         ErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         ErrorKind::Unsupported => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         ErrorKind::RangeNotSatisfiable => StatusCode::RANGE_NOT_SATISFIABLE,
+        ErrorKind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        ErrorKind::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+        ErrorKind::Misdirected => StatusCode::MISDIRECTED_REQUEST,
         ErrorKind::InvalidInput => StatusCode::UNPROCESSABLE_ENTITY,
         ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -225,6 +238,9 @@ mod tests {
             (ErrorKind::TooLarge, 413),
             (ErrorKind::Unsupported, 415),
             (ErrorKind::RangeNotSatisfiable, 416),
+            (ErrorKind::MethodNotAllowed, 405),
+            (ErrorKind::RequestTimeout, 408),
+            (ErrorKind::Misdirected, 421),
             (ErrorKind::InvalidInput, 422),
             (ErrorKind::RateLimited, 429),
             (ErrorKind::Unavailable, 503),

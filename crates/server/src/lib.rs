@@ -7,7 +7,9 @@
 //! ([`routes::health`]).
 
 pub mod auth;
+pub mod connections;
 pub mod error;
+pub mod layers;
 pub mod routes;
 pub mod views;
 
@@ -23,10 +25,13 @@ use tintype_library::Library;
 use tintype_queue::Engine;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 pub use auth::Tenant;
+pub use connections::ConnectionLimits;
 pub use error::ApiError;
 
 /// The `x-request-id` header.
@@ -35,8 +40,15 @@ pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// API settings.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
-    /// Base of absolute links (`https://img.example.com`); derived from `Host` when unset.
+    /// Base of absolute links (`https://img.example.com`); derived from `Host` when unset
+    /// (then only loopback names and `allowed_hosts` are answered).
     pub public_url: Option<String>,
+    /// Host names besides loopback and `public_url`'s that requests may name.
+    pub allowed_hosts: Vec<String>,
+    /// Longest pause inside a request body before the request fails (408).
+    pub body_idle_timeout: Duration,
+    /// Connection limits.
+    pub connections: ConnectionLimits,
     /// Serve keyless requests as the `local` tenant while no API key exists.
     pub allow_open: bool,
     /// Largest upload accepted.
@@ -53,6 +65,9 @@ impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             public_url: None,
+            allowed_hosts: Vec::new(),
+            body_idle_timeout: Duration::from_secs(30),
+            connections: ConnectionLimits::default(),
             allow_open: false,
             max_upload_bytes: 25 * 1024 * 1024,
             max_json_bytes: 1024 * 1024,
@@ -90,18 +105,31 @@ impl AppState {
 
 /// The whole API as a router.
 pub fn app(state: AppState) -> Router {
+    let router = routes::router(state.clone()).fallback(error::fallback);
+    with_layers(router, state)
+}
+
+/// `router` behind the layers every request passes ([`layers`] describes them).
+pub fn with_layers(router: Router, state: AppState) -> Router {
     let trace = TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
         let id = req.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
         tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
     });
-    routes::router(state)
-        .fallback(error::fallback)
+    let body_idle = state.config.body_idle_timeout;
+    router
+        .layer(RequestBodyTimeoutLayer::new(body_idle))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
         .layer(trace)
         .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
+        .layer(axum::middleware::from_fn(layers::bound_request_id))
+        .layer(axum::middleware::from_fn(layers::problems))
+        .layer(CatchPanicLayer::custom(layers::panic_response))
+        .layer(axum::middleware::from_fn_with_state(state, layers::guard))
 }
 
-/// Serves the API on `listener` until `shutdown` fires, then finishes open requests.
+/// Serves the API on `listener` until `shutdown` fires, then finishes open requests
+/// (the caller bounds how long), under the connection limits of `state`'s config.
 pub async fn serve(listener: TcpListener, state: AppState, shutdown: CancellationToken) -> std::io::Result<()> {
-    axum::serve(listener, app(state)).with_graceful_shutdown(async move { shutdown.cancelled().await }).await
+    let limits = state.config.connections.clone();
+    connections::serve_connections(listener, app(state), limits, shutdown).await
 }

@@ -150,13 +150,16 @@ pub(crate) struct Local {
 }
 
 impl Local {
-    /// Creates `out` and the scratch deployment inside it.
+    /// Creates `out` and the scratch deployment inside it (first removing the scratch
+    /// folders of earlier runs that were killed before they could).
     pub(crate) async fn open(config: &Config, out: &Path) -> anyhow::Result<Local> {
         std::fs::create_dir_all(out).with_context(|| format!("--out: cannot create {}", out.display()))?;
+        remove_stale_scratch(out);
         let scratch = tempfile::Builder::new()
-            .prefix(".tintype-run-")
+            .prefix(SCRATCH_PREFIX)
             .tempdir_in(out)
             .with_context(|| format!("--out: cannot write in {}", out.display()))?;
+        std::fs::write(scratch.path().join("pid"), std::process::id().to_string())?;
         let url = format!("sqlite://{}", scratch.path().join("run.db").display());
         let db = Db::Sqlite(tintype_db::SqliteDb::open(&url).await?);
         let backends = Backends::open(db, EngineConfig::default()).await?;
@@ -200,6 +203,33 @@ impl Local {
         stop.cancel();
         let _ = running.await;
         Ok(job)
+    }
+}
+
+/// The scratch folders' name prefix.
+const SCRATCH_PREFIX: &str = ".tintype-run-";
+
+/// Removes scratch folders in `out` whose run is gone: their `pid` names no live process
+/// (or, older than a minute, they have none). Best effort.
+fn remove_stale_scratch(out: &Path) {
+    let Ok(entries) = std::fs::read_dir(out) else { return };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let is_scratch = entry.file_name().to_string_lossy().starts_with(SCRATCH_PREFIX);
+        if !is_scratch || !entry.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        let alive = match std::fs::read_to_string(path.join("pid")).ok().and_then(|p| p.trim().parse::<u32>().ok()) {
+            Some(pid) => Path::new(&format!("/proc/{pid}")).exists(),
+            // A run that has not written its pid yet is a moment old.
+            None => entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t.elapsed().unwrap_or_default() < Duration::from_secs(60)),
+        };
+        if !alive && let Err(e) = std::fs::remove_dir_all(&path) {
+            tracing::warn!(path = %path.display(), error = %e, "could not remove an old scratch folder");
+        }
     }
 }
 
@@ -455,8 +485,7 @@ impl Api {
             if name.contains(['/', '\\']) || name.starts_with('.') {
                 bail!("refusing to write an output named {name:?}");
             }
-            let url =
-                output["url"].as_str().or(output["download_url"].as_str()).context("an output without a link")?;
+            let url = output["url"].as_str().or(output["download_url"].as_str()).context("an output without a link")?;
             let mut res = self.http.get(url).send().await?.error_for_status()?;
             let mut file = tokio::fs::File::create(out.join(name)).await?;
             while let Some(chunk) = res.chunk().await? {

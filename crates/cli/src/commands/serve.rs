@@ -48,6 +48,11 @@ pub(crate) async fn run(config: Config, role: Role) -> anyhow::Result<()> {
                 "no API key exists: refusing to run open on {addr}, which is not a loopback address. Create one with `tintype keys create --tenant T --plan pro`"
             );
         }
+        if !addr.ip().is_loopback() && config.public_url.is_empty() && config.http.allowed_hosts.is_empty() {
+            bail!(
+                "listening on {addr}, beyond loopback: set public_url (the base of the links handed out) or http.allowed_hosts; links are never built from an arbitrary Host header"
+            );
+        }
         if allow_open {
             warn!("no API key exists: running OPEN on a loopback address; every request acts as tenant \"local\"");
         }

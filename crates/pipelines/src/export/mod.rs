@@ -147,7 +147,16 @@ impl JobRunner for Export {
             let _ = done_tx.send(());
             written
         });
-        let store = ctx.put_artifact_sized(&zip_name, "application/zip", stream, Some(size_hint));
+        // The store (its SHA-256 and the writes) runs as its own task, beside the feed
+        // (reading, CRC-32), so that the two use both cores.
+        let store = {
+            let ctx = ctx.clone();
+            let task = tokio::spawn(async move {
+                ctx.put_artifact_sized(&zip_name, "application/zip", stream, Some(size_hint)).await
+            });
+            let task = tokio_util::task::AbortOnDropHandle::new(task);
+            async move { task.await.map_err(|e| JobError::permanent(tintype_worker::error::PANIC, e.to_string()))? }
+        };
         let (ctx, items) = (&ctx, &items);
         // `work` owns `tx`: when it ends without the finish message (an error, a cancel),
         // the channel closes, which aborts the ZIP (no central directory, the stream

@@ -35,7 +35,7 @@ pub struct Item {
 }
 
 /// Where an item's bytes come from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum ItemSource<'a> {
     /// An upload id.
     Upload(&'a str),
@@ -100,8 +100,13 @@ impl ExportInput {
         if input.name.as_deref().is_some_and(bad_name) {
             return Err(SubmitError::invalid(format!("name: 1 to {MAX_NAME} characters")));
         }
+        // The same source twice is a mistake the ZIP would carry as two copies: refused.
+        let mut seen = std::collections::HashMap::with_capacity(input.items.len());
         for (i, item) in input.items.iter().enumerate() {
             let source = item.source().map_err(|e| SubmitError::invalid(format!("items[{i}]: {e}")))?;
+            if let Some(first) = seen.insert(source.clone(), i) {
+                return Err(SubmitError::invalid(format!("items[{i}] repeats items[{first}]")));
+            }
             let id_ok = |id: &str| !id.is_empty() && id.len() <= 64;
             let ok = match source {
                 ItemSource::Upload(id) | ItemSource::Photo(id) => id_ok(id),

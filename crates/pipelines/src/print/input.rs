@@ -110,6 +110,14 @@ impl PrintInput {
         if let Some(bad) = groups.iter().find(|g| !known_groups.contains(&g.as_str())) {
             return Err(format!("unknown group {bad:?}; groups are {}", known_groups.join(", ")));
         }
+        // A group twice would write the same ZIP twice (and used to fail late, retried).
+        if let Some((i, twice)) = groups.iter().enumerate().find(|(i, g)| groups[..*i].contains(g)) {
+            return Err(format!(
+                "group {twice:?} is listed twice (entries {} and {})",
+                groups[..i].iter().position(|g| g == twice).unwrap_or(0) + 1,
+                i + 1
+            ));
+        }
         match (raw.mode, &raw.size) {
             (Mode::Single, None) => return Err("single mode needs a size, e.g. \"8x10\"".into()),
             (Mode::Single, Some(s)) if !size_exists(s) => return Err(format!("unknown size {s:?}")),
@@ -173,6 +181,10 @@ mod tests {
         check(json!({"url": "ftp://example.com/a.jpg"}), Err("http:// or https://"));
         check(json!({"upload_id": "upl_1", "groups": ["2x3", "nope"]}), Err("unknown group"));
         check(json!({"upload_id": "upl_1", "groups": []}), Err("at least one group"));
+        check(
+            json!({"upload_id": "upl_1", "groups": ["2x3", "iso", "2x3"]}),
+            Err("\"2x3\" is listed twice (entries 1 and 3)"),
+        );
         check(json!({"upload_id": "upl_1", "mode": "single"}), Err("needs a size"));
         check(json!({"upload_id": "upl_1", "mode": "single", "size": "7x7"}), Err("unknown size"));
         check(json!({"upload_id": "upl_1", "size": "8x10"}), Err("single mode only"));

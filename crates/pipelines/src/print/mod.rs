@@ -47,7 +47,8 @@ tintype_codes::codes! {
     OUTPUT_TOO_LARGE = ("output_too_large", TooLarge);
     /// One output too big for any ZIP on its own (listed in `skipped`; the job goes on).
     TOO_LARGE_FOR_ZIP = ("too_large_for_zip", TooLarge);
-    /// The local temp disk failed (full, unwritable); transient.
+    /// The local temp disk failed: transient when it may pass (full, an I/O error),
+    /// permanent otherwise (it would fail the same way again).
     SPOOL_FAILED = ("spool_failed", Unavailable);
     /// Writing a ZIP failed; transient.
     ZIP_FAILED = ("zip_failed", Unavailable);
@@ -464,9 +465,14 @@ fn spool_dir() -> Result<tempfile::TempDir, JobError> {
     tempfile::Builder::new().prefix("tintype-print-").tempdir().map_err(spool_error)
 }
 
-/// Local disk trouble (full, unwritable) may pass: transient.
+/// Local disk trouble that may pass (full, out of inodes, an I/O error) is transient;
+/// anything else (a name that exists, a permission) would fail the same way again.
 fn spool_error(e: std::io::Error) -> JobError {
-    JobError::transient(SPOOL_FAILED, format!("temporary file: {e}"))
+    use std::io::ErrorKind::{Interrupted, OutOfMemory, QuotaExceeded, StorageFull, TimedOut, WouldBlock};
+    let message = format!("temporary file: {e}");
+    let passes = matches!(e.kind(), StorageFull | QuotaExceeded | OutOfMemory | Interrupted | TimedOut | WouldBlock)
+        || e.raw_os_error().is_some_and(|n| n == 5 /* EIO */);
+    if passes { JobError::transient(SPOOL_FAILED, message) } else { JobError::permanent(SPOOL_FAILED, message) }
 }
 
 /// Imaging errors are permanent: the same bytes fail the same way.

@@ -3,11 +3,15 @@
 use axum::Json;
 use axum::Router;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Value, json};
 
+use tintype_codes::{Code, Coded};
+
 use crate::AppState;
+use crate::error::NOT_READY;
 
 /// `/healthz`, `/readyz`.
 pub fn routes() -> Router<AppState> {
@@ -19,16 +23,35 @@ pub async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// `GET /readyz`: the engine and the blob store answer.
-pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    let engine = state.engine.ping().await.map_err(|e| e.to_string());
-    let blobs = state.blobs.ping().await.map_err(|e| e.to_string());
-    let status = if engine.is_ok() && blobs.is_ok() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    let show = |r: Result<(), String>| r.err().unwrap_or_else(|| "ok".into());
-    (
-        status,
-        Json(
-            json!({ "status": if status.is_success() { "ready" } else { "unavailable" }, "engine": show(engine), "blobs": show(blobs) }),
-        ),
-    )
+/// `GET /readyz`: the engine and the blob store answer. Each part says `ok` or the
+/// stable code of its failure (the detail, which may name hosts or paths, goes to the
+/// log only); a part down is a 503 problem with the same `checks`.
+pub async fn readyz(State(state): State<AppState>) -> Response {
+    let engine = state.engine.ping().await.map_err(|e| ("engine", e.code(), e.to_string()));
+    let blobs = state.blobs.ping().await.map_err(|e| ("blobs", e.code(), e.to_string()));
+    let show = |r: &Result<(), (&str, Code, String)>| match r {
+        Ok(()) => "ok".to_owned(),
+        Err((part, code, detail)) => {
+            tracing::warn!(part, %code, %detail, "not ready");
+            code.to_string()
+        }
+    };
+    let checks = json!({ "engine": show(&engine), "blobs": show(&blobs) });
+    if engine.is_ok() && blobs.is_ok() {
+        return Json(json!({ "status": "ready", "checks": checks })).into_response();
+    }
+    let down: Vec<&str> = [&engine, &blobs].into_iter().filter_map(|r| r.as_ref().err().map(|e| e.0)).collect();
+    let body = json!({
+        "type": format!("https://tintype.dev/problems/{NOT_READY}"),
+        "title": "Service Unavailable",
+        "status": 503,
+        "code": NOT_READY,
+        "detail": format!("not ready: {} down", down.join(" and ")),
+        "checks": checks,
+    });
+    let mut res = (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
+    let headers = res.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
 }

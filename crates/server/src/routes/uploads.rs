@@ -36,7 +36,9 @@ use tintype_blobs::layout;
 use tintype_blobs::{BlobKey, ByteStream, PutOptions};
 use tintype_catalog::{NewUpload, Upload};
 
-use crate::error::{ApiError, INVALID_MULTIPART, MISSING_FILE, PAYLOAD_TOO_LARGE};
+use crate::error::{
+    ApiError, INVALID_HEADER, INVALID_MULTIPART, INVALID_REQUEST, MISSING_FILE, PAYLOAD_TOO_LARGE, REQUEST_TIMEOUT,
+};
 use crate::views::{JobView, base_url};
 use crate::{AppState, Tenant};
 use tintype_catalog::UPLOAD_NOT_FOUND;
@@ -108,6 +110,7 @@ pub async fn create(
             }
             let filename = field.file_name().map(str::to_owned);
             let ctype = field.content_type().unwrap_or("application/octet-stream").to_owned();
+            check_client_text(&ctype, filename.as_deref())?;
             // The field borrows the form, and the store wants a 'static stream: pump the
             // chunks through a small channel, both halves polled by this task.
             let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(4);
@@ -128,6 +131,7 @@ pub async fn create(
     } else {
         let ctype = if content_type.is_empty() { "application/octet-stream".to_owned() } else { content_type };
         let filename = req.uri().query().and_then(filename_from_query);
+        check_client_text(&ctype, filename.as_deref())?;
         let body = Body::into_data_stream(req.into_body()).map_err(std::io::Error::other);
         store(&state, &tenant, body, ctype, filename).await?
     };
@@ -138,6 +142,17 @@ pub async fn create(
         view.job = Some(JobView::new(&state, &base_url(&state, &headers), &enqueued.job).await);
     }
     Ok((status, Json(view)).into_response())
+}
+
+/// An upload's declared type and name, before anything is stored.
+fn check_client_text(content_type: &str, filename: Option<&str>) -> Result<(), ApiError> {
+    if !content_type_ok(content_type) {
+        return Err(ApiError::new(INVALID_HEADER, CONTENT_TYPE_RULE));
+    }
+    if filename.is_some_and(|n| !filename_ok(n)) {
+        return Err(ApiError::new(INVALID_REQUEST, FILENAME_RULE));
+    }
+    Ok(())
 }
 
 /// `GET /v1/uploads/{id}`.
@@ -152,6 +167,27 @@ pub async fn show(
         .await?
         .ok_or_else(|| ApiError::not_found(UPLOAD_NOT_FOUND, "upload"))?;
     Ok(Json(UploadView::new(upload, false)))
+}
+
+/// What [`content_type_ok`] asks.
+pub(crate) const CONTENT_TYPE_RULE: &str =
+    "Content-Type must be a MIME type such as image/jpeg, at most 127 printable characters";
+/// What [`filename_ok`] asks.
+pub(crate) const FILENAME_RULE: &str = "filename must be 1 to 255 characters without control characters";
+
+/// A client's content type is kept only when short and plain (`type/subtype`, parameters
+/// allowed): it is stored, and echoed on every download.
+pub(crate) fn content_type_ok(ct: &str) -> bool {
+    let essence = ct.split(';').next().unwrap_or("").trim();
+    let token = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b));
+    ct.len() <= 127
+        && ct.bytes().all(|b| (0x20..0x7f).contains(&b))
+        && essence.split_once('/').is_some_and(|(t, s)| token(t) && token(s))
+}
+
+/// A client's file name is kept only when 1 to 255 characters without control characters.
+pub(crate) fn filename_ok(name: &str) -> bool {
+    !name.is_empty() && name.chars().count() <= 255 && !name.chars().any(char::is_control)
 }
 
 /// `filename=` of a query string, form-decoded (`+` is a space, as every HTML form and
@@ -206,9 +242,27 @@ where
     if too_large.load(Ordering::Relaxed) {
         return Err(ApiError::new(PAYLOAD_TOO_LARGE, format!("this upload is limited to {max} bytes")));
     }
+    if let Err(tintype_blobs::BlobError::Body(e)) = &put
+        && body_timed_out(e)
+    {
+        let secs = state.config.body_idle_timeout.as_secs();
+        return Err(ApiError::new(REQUEST_TIMEOUT, format!("the body stopped arriving for {secs} s")));
+    }
     put?;
     let sha256 = hex::encode(hasher.lock().map_err(|_| ApiError::new(INTERNAL, "poisoned"))?.clone().finalize());
     Ok(Received { tmp, sha256, bytes: count.load(Ordering::Relaxed) })
+}
+
+/// Whether a body failed through the idle timeout layer (anywhere in its error chain).
+fn body_timed_out(e: &std::io::Error) -> bool {
+    let mut next: Option<&(dyn std::error::Error + 'static)> = e.get_ref().map(|e| e as _);
+    while let Some(err) = next {
+        if err.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        next = err.source();
+    }
+    false
 }
 
 /// Streams `body` to a temporary key while hashing, then files it under its hash (or
@@ -229,7 +283,11 @@ where
         return Ok((existing, true));
     }
     let key = layout::upload(&tenant.id, &got.sha256)?;
-    state.blobs.rename(&got.tmp, &key).await?;
+    if let Err(e) = state.blobs.rename(&got.tmp, &key).await {
+        // Nothing may stay behind under the temporary key.
+        let _ = state.blobs.delete(&got.tmp).await;
+        return Err(e.into());
+    }
     let new = NewUpload {
         id: None,
         tenant: tenant.id.clone(),
@@ -245,6 +303,23 @@ where
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn client_text_is_bounded() {
+        for ct in
+            ["image/jpeg", "text/plain; charset=utf-8", "application/vnd.api+json", "multipart/form-data; boundary=x"]
+        {
+            assert!(super::content_type_ok(ct), "{ct}");
+        }
+        let long = format!("image/{}", "x".repeat(200));
+        for ct in ["", "jpeg", "image/", "/jpeg", "image/jpeg\r\nx: y", "imäge/jpeg", long.as_str(), "image /jpeg"] {
+            assert!(!super::content_type_ok(ct), "{ct:?}");
+        }
+        assert!(super::filename_ok("Ünïcødé 日本.jpg"));
+        assert!(!super::filename_ok(""));
+        assert!(!super::filename_ok("a\nb.jpg"));
+        assert!(!super::filename_ok(&"a".repeat(256)));
+    }
+
     #[test]
     fn filenames_are_form_decoded() {
         assert_eq!(super::filename_from_query("a=1&filename=My+Photo%2B1.jpg").as_deref(), Some("My Photo+1.jpg"));

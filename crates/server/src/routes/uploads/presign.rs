@@ -50,14 +50,11 @@ impl PresignRequest {
         if self.bytes > max {
             return Err(ApiError::new(PAYLOAD_TOO_LARGE, format!("uploads are limited to {max} bytes")));
         }
-        let ct = &self.content_type;
-        if ct.is_empty() || ct.len() > 127 || !ct.contains('/') || !ct.bytes().all(|b| b.is_ascii_graphic()) {
-            return invalid("content_type must be a MIME type such as image/jpeg");
+        if !super::content_type_ok(&self.content_type) {
+            return invalid(super::CONTENT_TYPE_RULE);
         }
-        if let Some(name) = &self.filename
-            && (name.is_empty() || name.chars().count() > 255 || name.chars().any(char::is_control))
-        {
-            return invalid("filename must be 1 to 255 characters without control characters");
+        if self.filename.as_deref().is_some_and(|n| !super::filename_ok(n)) {
+            return invalid(super::FILENAME_RULE);
         }
         Ok(())
     }
