@@ -57,6 +57,19 @@ impl ChannelWriter {
     }
 }
 
+impl crate::export::archive::ChunkSink for ChannelWriter {
+    /// Sends what is buffered, then `chunk` itself: no copy of an item's bytes.
+    fn write_chunk(&mut self, chunk: Bytes) -> io::Result<()> {
+        if chunk.len() < CHUNK / 4 {
+            return self.write_all(&chunk);
+        }
+        self.send()?;
+        self.tx
+            .blocking_send(Ok(chunk))
+            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the store stopped reading"))
+    }
+}
+
 impl Write for ChannelWriter {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         self.buf.extend_from_slice(data);

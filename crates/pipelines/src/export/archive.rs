@@ -14,6 +14,7 @@
 
 use std::io::{self, Read, Write};
 
+use bytes::Bytes;
 use chrono::{Datelike, NaiveDateTime, Timelike};
 
 /// How an entry's bytes are stored.
@@ -91,6 +92,22 @@ struct Counting<W> {
     at: u64,
 }
 
+/// An entry whose data came short of its size.
+fn short(meta: &EntryMeta, got: u64) -> io::Error {
+    io::Error::new(io::ErrorKind::UnexpectedEof, format!("{}: {got} of {} bytes", meta.name, meta.compressed))
+}
+
+/// A sink that can take an owned chunk without copying it (the store's channel); the
+/// default copies.
+pub trait ChunkSink: Write {
+    /// Writes all of `chunk`.
+    fn write_chunk(&mut self, chunk: Bytes) -> io::Result<()> {
+        self.write_all(&chunk)
+    }
+}
+
+impl ChunkSink for Vec<u8> {}
+
 impl<W: Write> Write for Counting<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.inner.write(buf)?;
@@ -138,6 +155,36 @@ impl<W: Write> ZipWriter<W> {
     /// Writes one entry: its local header, then exactly `meta.compressed` bytes of `data`
     /// (fewer is an error, and the archive is then unusable: drop it).
     pub fn add(&mut self, meta: EntryMeta, data: &mut impl Read) -> io::Result<()> {
+        let offset = self.write_header(&meta)?;
+        let copied = io::copy(&mut data.take(meta.compressed), &mut self.out)?;
+        if copied != meta.compressed {
+            return Err(short(&meta, copied));
+        }
+        self.entries.push(Written { meta, offset });
+        Ok(())
+    }
+
+    /// [`add`](ZipWriter::add) for data already in owned chunks: they are handed to the
+    /// sink as they are (not copied, when the sink takes chunks).
+    pub fn add_chunks(&mut self, meta: EntryMeta, chunks: Vec<Bytes>) -> io::Result<()>
+    where
+        W: ChunkSink,
+    {
+        let total: u64 = chunks.iter().map(|c| c.len() as u64).sum();
+        if total != meta.compressed {
+            return Err(short(&meta, total));
+        }
+        let offset = self.write_header(&meta)?;
+        for chunk in chunks {
+            self.out.at += chunk.len() as u64;
+            self.out.inner.write_chunk(chunk)?;
+        }
+        self.entries.push(Written { meta, offset });
+        Ok(())
+    }
+
+    /// Writes an entry's local header; returns its offset.
+    fn write_header(&mut self, meta: &EntryMeta) -> io::Result<u64> {
         let offset = self.out.at;
         let big = meta.size >= self.zip64.bytes || meta.compressed >= self.zip64.bytes;
         let name = meta.name.as_bytes();
@@ -169,15 +216,7 @@ impl<W: Write> ZipWriter<W> {
             put64(&mut h, meta.compressed);
         }
         self.out.write_all(&h)?;
-        let copied = io::copy(&mut data.take(meta.compressed), &mut self.out)?;
-        if copied != meta.compressed {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                format!("{}: {copied} of {} bytes", meta.name, meta.compressed),
-            ));
-        }
-        self.entries.push(Written { meta, offset });
-        Ok(())
+        Ok(offset)
     }
 
     /// Writes the central directory and the end records; returns the output.
@@ -339,6 +378,21 @@ mod tests {
                 )
             })
             .collect()
+    }
+
+    #[test]
+    fn chunks_make_the_same_archive_as_a_reader_and_a_short_one_fails() {
+        let data = b"first chunk, second chunk".to_vec();
+        let by_reader = archive(Zip64At::FORMAT, &[("a.jpg", &data), ("b.txt", b"b")]);
+        let mut w = ZipWriter::new(Vec::new());
+        let chunks = vec![Bytes::copy_from_slice(&data[..12]), Bytes::copy_from_slice(&data[12..])];
+        w.add_chunks(stored("a.jpg", &data), chunks).unwrap();
+        w.add(stored("b.txt", b"b"), &mut &b"b"[..]).unwrap();
+        assert_eq!(w.finish().unwrap(), by_reader);
+        let mut w = ZipWriter::new(Vec::new());
+        let err = w.add_chunks(stored("a.jpg", &data), vec![Bytes::from_static(b"first")]).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+        assert!(w.is_empty() && w.written() == 0, "nothing written for a short entry");
     }
 
     #[test]

@@ -23,7 +23,6 @@ pub mod names;
 pub mod spec;
 mod spool;
 
-use std::io::Read;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -343,7 +342,7 @@ impl Export {
             ItemSource::Url(url) => {
                 let fetched = self.sources.fetch_url(url, max).await?;
                 let mut spool = Spool::new(self.section.memory_item_bytes);
-                spool.push(&fetched.bytes).await.map_err(|e| write_failed(&e.to_string()))?;
+                spool.push(fetched.bytes.clone()).await.map_err(|e| write_failed(&e.to_string()))?;
                 let wanted = item.name.clone().unwrap_or_else(|| url_file_name(&fetched.final_url));
                 let content_type = fetched.content_type.unwrap_or_else(|| "application/octet-stream".into());
                 let spooled = spool.finish().await.map_err(|e| write_failed(&e.to_string()))?;
@@ -362,9 +361,9 @@ impl Export {
             }
         };
         let (upload, mut body) = self.sources.open_upload(ctx, &upload_id, max).await?;
-        let mut spool = Spool::expecting(self.section.memory_item_bytes, upload.bytes);
+        let mut spool = Spool::new(self.section.memory_item_bytes);
         while let Some(chunk) = body.next().await {
-            spool.push(&chunk?).await.map_err(|e| write_failed(&e.to_string()))?;
+            spool.push(chunk?).await.map_err(|e| write_failed(&e.to_string()))?;
         }
         let spooled = spool.finish().await.map_err(|e| write_failed(&e.to_string()))?;
         let wanted = item.name.clone().or(wanted).or(upload.filename).unwrap_or_else(|| upload.id.clone());
@@ -384,10 +383,11 @@ fn write_zip(writer: ChannelWriter, mut rx: mpsc::Receiver<Msg>) -> std::io::Res
     let mut zip = ZipWriter::new(writer);
     loop {
         match rx.blocking_recv() {
-            Some(Msg::Entry(meta, spooled)) => {
-                let mut reader: Box<dyn Read + Send> = spooled.into_reader();
-                zip.add(meta, &mut reader)?;
-            }
+            Some(Msg::Entry(meta, spooled)) => match spooled.into_chunks() {
+                // In memory: the chunks go to the store as they are, not copied.
+                Ok(chunks) => zip.add_chunks(meta, chunks)?,
+                Err(mut reader) => zip.add(meta, &mut reader)?,
+            },
             Some(Msg::Finish(report)) => {
                 if let Some(text) = report {
                     let spooled = Spooled::text(text).deflate()?;
@@ -399,7 +399,10 @@ fn write_zip(writer: ChannelWriter, mut rx: mpsc::Receiver<Msg>) -> std::io::Res
                         size: spooled.size,
                         modified: Utc::now().naive_utc(),
                     };
-                    zip.add(meta, &mut spooled.into_reader())?;
+                    match spooled.into_chunks() {
+                        Ok(chunks) => zip.add_chunks(meta, chunks)?,
+                        Err(mut reader) => zip.add(meta, &mut reader)?,
+                    }
                 }
                 let entries = zip.len();
                 zip.finish()?.finish()?;

@@ -2,7 +2,9 @@
 //! header needs (CRC-32 and size): in memory up to a limit, else in an unnamed
 //! temporary file (gone when closed, even after a crash). Filling is async (chunks from
 //! the store or a fetch; a CRC of a chunk costs microseconds); deflating, which is CPU
-//! work, is [`Spooled::deflate`], run on the blocking pool.
+//! work, is [`Spooled::deflate`], run on the blocking pool. In memory an item is the
+//! chunks as they came (owned `Bytes`, never copied into one buffer), so a stored item
+//! goes on to the store without a copy ([`Spooled::into_chunks`]).
 
 use std::io::{self, Read, Seek, Write};
 
@@ -11,7 +13,7 @@ use tokio::io::AsyncWriteExt;
 
 /// Where the bytes are.
 enum Held {
-    Memory(Vec<u8>),
+    Memory(Vec<Bytes>),
     File(tokio::fs::File),
 }
 
@@ -26,31 +28,25 @@ pub(super) struct Spool {
 impl Spool {
     /// An empty spool keeping up to `memory_limit` bytes in memory.
     pub(super) fn new(memory_limit: u64) -> Self {
-        Self::expecting(memory_limit, 0)
-    }
-
-    /// An empty spool for an item of about `expected` bytes (its memory reserved at once
-    /// when it will stay in memory, instead of regrown and copied as it fills).
-    pub(super) fn expecting(memory_limit: u64, expected: u64) -> Self {
-        let reserve = if expected <= memory_limit { expected as usize } else { 0 };
-        let held = Held::Memory(Vec::with_capacity(reserve));
-        Spool { held, memory_limit, crc: crc32fast::Hasher::new(), size: 0 }
+        Spool { held: Held::Memory(Vec::new()), memory_limit, crc: crc32fast::Hasher::new(), size: 0 }
     }
 
     /// Takes one chunk.
-    pub(super) async fn push(&mut self, chunk: &[u8]) -> io::Result<()> {
-        self.crc.update(chunk);
+    pub(super) async fn push(&mut self, chunk: Bytes) -> io::Result<()> {
+        self.crc.update(&chunk);
         self.size += chunk.len() as u64;
-        if let Held::Memory(buf) = &mut self.held
+        if let Held::Memory(chunks) = &mut self.held
             && self.size > self.memory_limit
         {
             let mut file = tokio::fs::File::from_std(tempfile::tempfile()?);
-            file.write_all(buf).await?;
+            for held in chunks.drain(..) {
+                file.write_all(&held).await?;
+            }
             self.held = Held::File(file);
         }
         match &mut self.held {
-            Held::Memory(buf) => buf.extend_from_slice(chunk),
-            Held::File(file) => file.write_all(chunk).await?,
+            Held::Memory(chunks) => chunks.push(chunk),
+            Held::File(file) => file.write_all(&chunk).await?,
         }
         Ok(())
     }
@@ -58,7 +54,7 @@ impl Spool {
     /// The bytes taken, ready to read from the start.
     pub(super) async fn finish(self) -> io::Result<Spooled> {
         let data = match self.held {
-            Held::Memory(buf) => Data::Memory(Bytes::from(buf)),
+            Held::Memory(chunks) => Data::Memory(chunks),
             Held::File(mut file) => {
                 file.flush().await?;
                 let mut file = file.into_std().await;
@@ -71,7 +67,7 @@ impl Spool {
 }
 
 enum Data {
-    Memory(Bytes),
+    Memory(Vec<Bytes>),
     File(std::fs::File),
 }
 
@@ -104,12 +100,14 @@ impl Spooled {
         use flate2::write::DeflateEncoder;
         let Spooled { data, crc32, size, .. } = self;
         let (data, compressed) = match data {
-            Data::Memory(bytes) => {
-                let mut enc = DeflateEncoder::new(Vec::with_capacity(bytes.len() / 2), Compression::fast());
-                enc.write_all(&bytes)?;
+            Data::Memory(chunks) => {
+                let mut enc = DeflateEncoder::new(Vec::with_capacity(size as usize / 2), Compression::fast());
+                for chunk in &chunks {
+                    enc.write_all(chunk)?;
+                }
                 let out = enc.finish()?;
                 let n = out.len() as u64;
-                (Data::Memory(Bytes::from(out)), n)
+                (Data::Memory(vec![Bytes::from(out)]), n)
             }
             Data::File(mut file) => {
                 let mut enc = DeflateEncoder::new(tempfile::tempfile()?, Compression::fast());
@@ -123,11 +121,21 @@ impl Spooled {
         Ok(Spooled { data, crc32, size, compressed: Some(compressed) })
     }
 
-    /// A reader over the bytes as they go into the ZIP. Blocking when on file.
-    pub(super) fn into_reader(self) -> Box<dyn Read + Send> {
+    /// The bytes as they go into the ZIP: the chunks themselves when in memory (`Ok`),
+    /// else a reader over the temporary file (blocking).
+    pub(super) fn into_chunks(self) -> Result<Vec<Bytes>, Box<dyn Read + Send>> {
         match self.data {
-            Data::Memory(bytes) => Box::new(io::Cursor::new(bytes)),
-            Data::File(file) => Box::new(io::BufReader::with_capacity(256 * 1024, file)),
+            Data::Memory(chunks) => Ok(chunks),
+            Data::File(file) => Err(Box::new(io::BufReader::with_capacity(256 * 1024, file))),
+        }
+    }
+
+    /// A reader over the bytes as they go into the ZIP. Blocking when on file.
+    #[cfg(test)]
+    fn into_reader(self) -> Box<dyn Read + Send> {
+        match self.into_chunks() {
+            Ok(chunks) => Box::new(io::Cursor::new(chunks.concat())),
+            Err(reader) => reader,
         }
     }
 
@@ -135,7 +143,7 @@ impl Spooled {
     pub(super) fn text(text: String) -> Spooled {
         let crc32 = crc32fast::hash(text.as_bytes());
         let size = text.len() as u64;
-        Spooled { data: Data::Memory(Bytes::from(text)), crc32, size, compressed: None }
+        Spooled { data: Data::Memory(vec![Bytes::from(text)]), crc32, size, compressed: None }
     }
 }
 
@@ -146,7 +154,7 @@ mod tests {
     async fn spool(limit: u64, chunks: &[&[u8]]) -> Spooled {
         let mut s = Spool::new(limit);
         for c in chunks {
-            s.push(c).await.unwrap();
+            s.push(Bytes::copy_from_slice(c)).await.unwrap();
         }
         s.finish().await.unwrap()
     }
