@@ -115,9 +115,10 @@ impl LocalStore {
     /// The root, anything outside it, and the layout's fixed levels under `t/`.
     fn is_kept(&self, dir: &Path) -> bool {
         let Ok(rel) = dir.strip_prefix(&self.root) else { return true };
-        let mut parts = rel.components();
-        let depth = rel.components().count();
-        depth == 0 || (parts.next().is_some_and(|c| c.as_os_str() == "t") && depth <= KEPT_LEVELS)
+        match rel.components().next() {
+            None => true,
+            Some(first) => first.as_os_str() == "t" && rel.components().count() <= KEPT_LEVELS,
+        }
     }
 }
 
@@ -162,10 +163,9 @@ impl BlobStore for LocalStore {
                 }
             }
         }
-        if failed.is_none() {
-            abort_on_drop.disarm();
-        } else {
-            drop(abort_on_drop);
+        match failed {
+            None => abort_on_drop.disarm(),
+            Some(_) => drop(abort_on_drop),
         }
         drop(tx);
         let written = writer.await.map_err(io::Error::other)?;

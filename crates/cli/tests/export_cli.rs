@@ -2,9 +2,10 @@
 //! unique ignoring case, the summary line; a missing file is an error before any job.
 //! `tintype submit export ... --wait` does the same through `tintype serve`.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
+
+mod common;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tintype");
 
@@ -66,16 +67,9 @@ fn submit_export_uploads_follows_and_downloads() {
     std::fs::create_dir_all(&input).unwrap();
     std::fs::write(input.join("beach.jpg"), b"\xFF\xD8\xFFbeach").unwrap();
     std::fs::write(input.join("notes.txt"), "notes\n".repeat(1000)).unwrap();
-    let log = std::fs::File::create(dir.path().join("serve.log")).unwrap();
-    let mut server = tintype(&dir.path().join("data"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(server.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let base = line.trim().strip_prefix("tintype listening on ").unwrap().to_owned();
+    let mut serve = tintype(&dir.path().join("data"));
+    serve.args(["serve", "--listen", "127.0.0.1:0"]);
+    let (mut server, base) = common::spawn_listening(&mut serve, &dir.path().join("serve.log"));
     let out = dir.path().join("downloads");
     // The third item is a loopback URL: the default fetch rules refuse it, so the export
     // is partial (two of three) and still succeeds.

@@ -1,9 +1,11 @@
 //! `tintype run print` (no server) and `tintype submit print --wait` (through `serve`),
 //! as a user runs them: files in, ZIPs or a JPEG out, non-zero exit with the error code.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
+
+mod common;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tintype");
 
@@ -105,16 +107,9 @@ fn submit_print_waits_and_downloads() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("art.jpg");
     write_jpeg(&input);
-    let log = std::fs::File::create(dir.path().join("serve.log")).unwrap();
-    let mut server = tintype(dir.path())
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(server.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let base = line.trim().strip_prefix("tintype listening on ").unwrap().to_owned();
+    let mut serve = tintype(dir.path());
+    serve.args(["serve", "--listen", "127.0.0.1:0"]);
+    let (mut server, base) = common::spawn_listening(&mut serve, &dir.path().join("serve.log"));
     let out = dir.path().join("downloads");
     let result = run(tintype(dir.path())
         .args(["submit", "--server", &base, "--wait", "print"])

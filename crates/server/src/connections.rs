@@ -2,9 +2,10 @@
 //! `axum::serve` leaves unset. A client that sends its request head too slowly, sends
 //! nothing at all, or keeps a connection idle between requests, is cut after
 //! `header_timeout` (hyper's header timer runs from the moment a connection waits for a
-//! head: it bounds idle keep-alive connections too); at most `max_connections` connections are served at once (the
-//! rest wait in the kernel's backlog until one closes); an accept that fails for want of
-//! file descriptors backs off instead of spinning. The body's own idle timeout and the
+//! head: it bounds idle keep-alive connections too); at most `max_connections`
+//! connections are served at once (the rest wait in the kernel's backlog until one
+//! closes); an accept that fails for want of file descriptors backs off instead of
+//! spinning. The body's own idle timeout and the
 //! panic guard are router layers ([`crate::app`]).
 //!
 //! HTTP/1.1 only: hyper's HTTP/1-or-2 detection reads the first bytes with no time

@@ -135,16 +135,21 @@ impl ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
+impl ApiError {
+    /// The problem response, with `extra` members beside the standard ones (`/readyz`'s
+    /// `checks`).
+    pub fn into_response_with(self, extra: serde_json::Map<String, serde_json::Value>) -> Response {
         let status = self.status();
-        let body = serde_json::json!({
+        let mut body = serde_json::json!({
             "type": format!("https://tintype.dev/problems/{}", self.code),
             "title": status.canonical_reason().unwrap_or("Error"),
             "status": status.as_u16(),
             "detail": self.detail,
             "code": self.code,
         });
+        if let Some(members) = body.as_object_mut() {
+            members.extend(extra);
+        }
         let mut res = (status, Json(body)).into_response();
         res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
         if status == StatusCode::UNAUTHORIZED {
@@ -154,6 +159,12 @@ impl IntoResponse for ApiError {
             res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         }
         res
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        self.into_response_with(serde_json::Map::new())
     }
 }
 

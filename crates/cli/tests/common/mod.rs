@@ -48,3 +48,15 @@ pub fn running_progress(sse_body: &str) -> BTreeSet<String> {
         .map(|j| j["progress"].to_string())
         .collect()
 }
+
+/// Spawns a listening role (`cmd` is `tintype ... serve --listen 127.0.0.1:0`), its log in
+/// `log`; returns it with the base URL it printed.
+pub fn spawn_listening(cmd: &mut std::process::Command, log: &std::path::Path) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let log = std::fs::File::create(log).unwrap();
+    let mut child = cmd.stdout(std::process::Stdio::piped()).stderr(log).spawn().unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let base = line.trim().strip_prefix("tintype listening on ").unwrap().to_owned();
+    (child, base)
+}

@@ -264,14 +264,7 @@ impl Export {
                     } else {
                         ctx.blocking(move || f.spooled.deflate()).await?.map_err(|e| write_failed(&e.to_string()))?
                     };
-                    let meta = EntryMeta {
-                        name,
-                        method: if spooled.is_deflated() { Method::Deflated } else { Method::Stored },
-                        crc32: spooled.crc32,
-                        compressed: spooled.stored_size(),
-                        size: spooled.size,
-                        modified: f.modified,
-                    };
+                    let meta = entry_of(&spooled, name, f.modified);
                     fed.written += 1;
                     fed.bytes += spooled.size;
                     tx.send(Msg::Entry(meta, spooled)).await.map_err(|_| write_failed("the ZIP writer stopped"))?;
@@ -341,9 +334,9 @@ impl Export {
         let (upload_id, wanted, modified) = match source {
             ItemSource::Url(url) => {
                 let fetched = self.sources.fetch_url(url, max).await?;
-                let mut spool = Spool::new(self.section.memory_item_bytes);
-                spool.push(fetched.bytes.clone()).await.map_err(|e| write_failed(&e.to_string()))?;
                 let wanted = item.name.clone().unwrap_or_else(|| url_file_name(&fetched.final_url));
+                let mut spool = Spool::new(self.section.memory_item_bytes);
+                spool.push(fetched.bytes).await.map_err(|e| write_failed(&e.to_string()))?;
                 let content_type = fetched.content_type.unwrap_or_else(|| "application/octet-stream".into());
                 let spooled = spool.finish().await.map_err(|e| write_failed(&e.to_string()))?;
                 return Ok(Fetched { spooled, wanted, content_type, modified: Utc::now().naive_utc() });
@@ -383,26 +376,12 @@ fn write_zip(writer: ChannelWriter, mut rx: mpsc::Receiver<Msg>) -> std::io::Res
     let mut zip = ZipWriter::new(writer);
     loop {
         match rx.blocking_recv() {
-            Some(Msg::Entry(meta, spooled)) => match spooled.into_chunks() {
-                // In memory: the chunks go to the store as they are, not copied.
-                Ok(chunks) => zip.add_chunks(meta, chunks)?,
-                Err(mut reader) => zip.add(meta, &mut reader)?,
-            },
+            Some(Msg::Entry(meta, spooled)) => add_spooled(&mut zip, meta, spooled)?,
             Some(Msg::Finish(report)) => {
                 if let Some(text) = report {
                     let spooled = Spooled::text(text).deflate()?;
-                    let meta = EntryMeta {
-                        name: REPORT.into(),
-                        method: Method::Deflated,
-                        crc32: spooled.crc32,
-                        compressed: spooled.stored_size(),
-                        size: spooled.size,
-                        modified: Utc::now().naive_utc(),
-                    };
-                    match spooled.into_chunks() {
-                        Ok(chunks) => zip.add_chunks(meta, chunks)?,
-                        Err(mut reader) => zip.add(meta, &mut reader)?,
-                    }
+                    let meta = entry_of(&spooled, REPORT.into(), Utc::now().naive_utc());
+                    add_spooled(&mut zip, meta, spooled)?;
                 }
                 let entries = zip.len();
                 zip.finish()?.finish()?;
@@ -410,6 +389,27 @@ fn write_zip(writer: ChannelWriter, mut rx: mpsc::Receiver<Msg>) -> std::io::Res
             }
             None => return Err(std::io::Error::other("the export stopped before its end")),
         }
+    }
+}
+
+/// The headers' view of a spooled item.
+fn entry_of(spooled: &Spooled, name: String, modified: NaiveDateTime) -> EntryMeta {
+    EntryMeta {
+        name,
+        method: if spooled.is_deflated() { Method::Deflated } else { Method::Stored },
+        crc32: spooled.crc32,
+        compressed: spooled.stored_size(),
+        size: spooled.size,
+        modified,
+    }
+}
+
+/// One entry into the ZIP: an item in memory as its chunks (handed to the store as they
+/// are, not copied), one on file through a reader.
+fn add_spooled(zip: &mut ZipWriter<ChannelWriter>, meta: EntryMeta, spooled: Spooled) -> std::io::Result<()> {
+    match spooled.into_chunks() {
+        Ok(chunks) => zip.add_chunks(meta, chunks),
+        Err(mut reader) => zip.add(meta, &mut reader),
     }
 }
 

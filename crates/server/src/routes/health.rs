@@ -3,7 +3,6 @@
 use axum::Json;
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Value, json};
@@ -11,7 +10,7 @@ use serde_json::{Value, json};
 use tintype_codes::{Code, Coded};
 
 use crate::AppState;
-use crate::error::NOT_READY;
+use crate::error::{ApiError, NOT_READY};
 
 /// `/healthz`, `/readyz`.
 pub fn routes() -> Router<AppState> {
@@ -41,17 +40,8 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
         return Json(json!({ "status": "ready", "checks": checks })).into_response();
     }
     let down: Vec<&str> = [&engine, &blobs].into_iter().filter_map(|r| r.as_ref().err().map(|e| e.0)).collect();
-    let body = json!({
-        "type": format!("https://tintype.dev/problems/{NOT_READY}"),
-        "title": "Service Unavailable",
-        "status": 503,
-        "code": NOT_READY,
-        "detail": format!("not ready: {} down", down.join(" and ")),
-        "checks": checks,
-    });
-    let mut res = (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
-    let headers = res.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    res
+    // Built directly, not through `ApiError::new`: this detail names no internals, so it
+    // is not hidden, and each part's failure is logged above.
+    let problem = ApiError { code: NOT_READY, detail: format!("not ready: {} down", down.join(" and ")) };
+    problem.into_response_with(serde_json::Map::from_iter([("checks".to_owned(), checks)]))
 }
