@@ -12,7 +12,7 @@
 //! libjpeg hands over CMYK as stored. Adobe's files (any file with an Adobe APP14
 //! segment) store it inverted, 255 = no ink; others store ink amounts, which is what ICC
 //! CMYK means. The conversion works in place, 4 bytes a pixel in and 3 out, through a
-//! small buffer for the transform: no second image-sized buffer.
+//! small buffer for the transform, on each batch of rows as libjpeg delivers them.
 
 use std::sync::Arc;
 
@@ -21,6 +21,7 @@ use moxcms::{ColorProfile, DataColorSpace, Layout, RenderingIntent, Transform8Bi
 use crate::ImagingError;
 
 /// How CMYK samples were turned into RGB.
+#[cfg(test)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Conversion {
     /// Through the embedded CMYK profile.
@@ -33,30 +34,54 @@ pub(crate) enum Conversion {
 const CHUNK: usize = 4096;
 
 /// Converts `pixels` CMYK samples to sRGB in place and shortens the buffer to 3 bytes a
-/// pixel. `inverted`: the samples are stored Adobe-style (255 = no ink). `profile`: the
+/// pixel (what the tests call; the decoder converts batch by batch with a [`Converter`]). `inverted`: the samples are stored Adobe-style (255 = no ink). `profile`: the
 /// embedded ICC profile, used when it is a CMYK profile `moxcms` can transform from.
+#[cfg(test)]
 pub(crate) fn to_srgb(
     samples: &mut Vec<u8>,
     pixels: usize,
     inverted: bool,
     profile: Option<&[u8]>,
 ) -> Result<Conversion, ImagingError> {
-    if samples.len() != pixels * 4 {
-        return Err(ImagingError::Corrupt("jpeg (cmyk): short pixel data".into()));
-    }
-    let conversion = match profile.and_then(transform_to_srgb) {
-        Some(transform) => {
-            through_profile(samples, pixels, inverted, &*transform)?;
-            Conversion::Profile
-        }
-        None => {
-            naive(samples, pixels, inverted);
-            Conversion::Naive
-        }
-    };
+    let converter = Converter::new(inverted, profile);
+    converter.convert(samples, pixels)?;
     samples.truncate(pixels * 3);
     samples.shrink_to_fit();
-    Ok(conversion)
+    Ok(converter.conversion())
+}
+
+/// One image's conversion, made once and applied batch by batch as rows are decoded.
+pub(crate) struct Converter {
+    transform: Option<Arc<Transform8BitExecutor>>,
+    inverted: bool,
+}
+
+impl Converter {
+    /// Through `profile` when it is a CMYK profile `moxcms` transforms from, else naive.
+    pub(crate) fn new(inverted: bool, profile: Option<&[u8]>) -> Self {
+        Converter { transform: profile.and_then(transform_to_srgb), inverted }
+    }
+
+    /// How this converter converts.
+    #[cfg(test)]
+    pub(crate) fn conversion(&self) -> Conversion {
+        if self.transform.is_some() { Conversion::Profile } else { Conversion::Naive }
+    }
+
+    /// Converts `pixels` CMYK samples in place: their sRGB lands in the first
+    /// `3 × pixels` bytes.
+    pub(crate) fn convert(&self, samples: &mut [u8], pixels: usize) -> Result<(), ImagingError> {
+        if samples.len() != pixels * 4 {
+            return Err(ImagingError::Corrupt("jpeg (cmyk): short pixel data".into()));
+        }
+        match &self.transform {
+            Some(transform) => through_profile(samples, pixels, self.inverted, &**transform),
+            None => {
+                naive(samples, pixels, self.inverted);
+                Ok(())
+            }
+        }
+    }
 }
 
 /// A transform from a CMYK profile to sRGB, or `None` when the profile is not one

@@ -1,5 +1,6 @@
 //! Everything imaging can fail with. Each variant has a stable public code; all are
-//! permanent (the same input fails the same way every time).
+//! permanent (the same input fails the same way every time), but for
+//! [`ImagingError::Cancelled`], which is the caller's own doing.
 
 /// An imaging failure.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -40,6 +41,41 @@ pub enum ImagingError {
     /// The encoder failed.
     #[error("encoding failed: {0}")]
     Encode(String),
+    /// Decoding would cost more than the limits allow although the size is within them:
+    /// too many progressive scans, metadata too large to read.
+    #[error("the image is too complex to decode: {0}")]
+    TooComplex(String),
+    /// A step ran past its deadline ([`crate::Interrupt::within`]).
+    #[error("{} took longer than its limit of {limit_secs} s", step.name())]
+    TimedOut {
+        /// The step that ran out of time.
+        step: Step,
+        /// Its limit, in seconds.
+        limit_secs: u64,
+    },
+    /// The caller asked the work to stop ([`crate::Interrupt::when`]). Callers turn this
+    /// into their own cancellation; it is not an input's fault.
+    #[error("stopped on request")]
+    Cancelled,
+}
+
+/// A long step that an [`crate::Interrupt`] can stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Decoding an input.
+    Decode,
+    /// Resizing and encoding outputs.
+    Encode,
+}
+
+impl Step {
+    /// Its name in messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Step::Decode => "decoding",
+            Step::Encode => "encoding",
+        }
+    }
 }
 
 tintype_codes::codes! {
@@ -59,6 +95,14 @@ tintype_codes::codes! {
     INVALID_GEOMETRY = ("invalid_geometry", InvalidInput);
     /// The encoder failed.
     ENCODE_FAILED = ("encode_failed", Internal);
+    /// Within the size limits, but too costly to decode (progressive scans over the limit, oversized metadata).
+    IMAGE_TOO_COMPLEX = ("image_too_complex", TooLarge);
+    /// Decoding ran past its deadline (`decode_timeout_secs`).
+    DECODE_TIMEOUT = ("decode_timeout", TooLarge);
+    /// Resizing and encoding ran past its deadline (`encode_timeout_secs`).
+    ENCODE_TIMEOUT = ("encode_timeout", TooLarge);
+    /// The work was stopped by its caller (a job's cancel); never a job's final error.
+    IMAGING_STOPPED = ("imaging_stopped", Conflict);
 }
 
 impl tintype_codes::Coded for ImagingError {
@@ -72,6 +116,10 @@ impl tintype_codes::Coded for ImagingError {
             ImagingError::Corrupt(_) => CORRUPT_IMAGE,
             ImagingError::InvalidGeometry(_) => INVALID_GEOMETRY,
             ImagingError::Encode(_) => ENCODE_FAILED,
+            ImagingError::TooComplex(_) => IMAGE_TOO_COMPLEX,
+            ImagingError::TimedOut { step: Step::Decode, .. } => DECODE_TIMEOUT,
+            ImagingError::TimedOut { step: Step::Encode, .. } => ENCODE_TIMEOUT,
+            ImagingError::Cancelled => IMAGING_STOPPED,
         }
     }
 }

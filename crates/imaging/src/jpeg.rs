@@ -16,8 +16,8 @@
 //! skips them (with a warning), since real files have them. What libjpeg would refuse is
 //! refused here, from the header, before any pixel buffer exists: a second SOI or SOF, a
 //! scan before the frame, lossless and hierarchical frames (unsupported), reserved and
-//! extension markers, samples other than 8-bit; and so are frames of 2 or more than 4
-//! components, which the decoder cannot turn into RGB. A bad ICC profile (a chunk
+//! extension markers, samples other than 8-bit, sampling factors outside 1 to 4; and so
+//! are frames of 2 or more than 4 components, which the decoder cannot turn into RGB. A bad ICC profile (a chunk
 //! missing, repeated or misnumbered) or EXIF block is not an error: it is ignored.
 
 use image::metadata::Orientation;
@@ -37,6 +37,8 @@ pub(crate) struct JpegHeader<'a> {
     pub(crate) exif: Option<&'a [u8]>,
     /// The `ICC_PROFILE` APP2 chunks, in file order.
     pub(crate) icc_chunks: Vec<IccChunk<'a>>,
+    /// How many components the first scan carries.
+    pub(crate) first_scan_components: u8,
     /// Everything after the first scan header: its entropy-coded data, and the rest.
     pub(crate) after_scan: &'a [u8],
 }
@@ -53,6 +55,45 @@ pub(crate) struct Frame {
     pub(crate) height: u32,
     /// Colour components: 1 grey, 3 YCbCr or RGB, 4 CMYK or YCCK.
     pub(crate) components: u8,
+    /// Each component's sampling factors (horizontal, vertical), 1 to 4 each.
+    pub(crate) sampling: [(u8, u8); 4],
+}
+
+impl Frame {
+    /// Whether libjpeg buffers the whole image's DCT coefficients to decode it: a
+    /// progressive frame, or a sequential one whose first scan does not carry every
+    /// component (more scans follow).
+    pub(crate) fn buffered(&self, first_scan_components: u8) -> bool {
+        matches!(self.marker, 0xC2 | 0xCA) || first_scan_components < self.components
+    }
+
+    /// Bytes of that coefficient buffer: 64 coefficients of 2 bytes per 8x8 block of
+    /// every component at its own sampling, the block rows rounded up to whole iMCUs as
+    /// libjpeg allocates them.
+    pub(crate) fn coefficient_bytes(&self) -> u64 {
+        let components = &self.sampling[..usize::from(self.components)];
+        let h_max = components.iter().map(|s| u64::from(s.0)).max().unwrap_or(1).max(1);
+        let v_max = components.iter().map(|s| u64::from(s.1)).max().unwrap_or(1).max(1);
+        let (w, h) = (u64::from(self.width), u64::from(self.height));
+        components
+            .iter()
+            .map(|&(hs, vs)| {
+                let (hs, vs) = (u64::from(hs.max(1)), u64::from(vs.max(1)));
+                let across = (w * hs).div_ceil(8 * h_max).next_multiple_of(hs);
+                let down = (h * vs).div_ceil(8 * v_max).next_multiple_of(vs);
+                across * down * 128
+            })
+            .sum()
+    }
+}
+
+/// What follows the first scan header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Tail {
+    /// An end-of-image marker follows (the file is whole).
+    pub(crate) end: bool,
+    /// Scans before that end (or the end of the data), the first one included.
+    pub(crate) scans: u32,
 }
 
 /// One APP2 `ICC_PROFILE` chunk.
@@ -87,19 +128,30 @@ impl JpegHeader<'_> {
     /// entropy-coded data (where `FF 00` and RSTn belong to the data) and over whole
     /// segments (later scans, tables), so an `FF D9` inside a segment does not count and
     /// a segment cut short means the file is.
+    #[cfg(test)]
     pub(crate) fn has_end(&self) -> bool {
+        self.tail().end
+    }
+
+    /// The walk of [`JpegHeader::has_end`], counting the scans (SOS segments) on the way:
+    /// a progressive file's decoding time grows with its scans, not its size.
+    pub(crate) fn tail(&self) -> Tail {
         let mut pos = 0;
+        let mut scans = 1;
         while let Some((marker, at)) = next_marker(self.after_scan, pos) {
             pos = match marker {
-                EOI => return true,
+                EOI => return Tail { end: true, scans },
                 _ if stands_alone(marker) => at,
                 _ => match segment(self.after_scan, at) {
-                    Ok((_, next)) => next,
-                    Err(_) => return false,
+                    Ok((_, next)) => {
+                        scans += u32::from(marker == SOS);
+                        next
+                    }
+                    Err(_) => return Tail { end: false, scans },
                 },
             };
         }
-        false
+        Tail { end: false, scans }
     }
 }
 
@@ -151,7 +203,15 @@ pub(crate) fn read_header(bytes: &[u8]) -> Result<JpegHeader<'_>, ImagingError> 
             }
             SOS => {
                 let frame = frame.ok_or_else(|| corrupt("a scan before the frame header"))?;
-                return Ok(JpegHeader { frame, adobe, exif, icc_chunks, after_scan: &bytes[next..] });
+                let first_scan_components = body.first().copied().unwrap_or(0);
+                return Ok(JpegHeader {
+                    frame,
+                    adobe,
+                    exif,
+                    icc_chunks,
+                    first_scan_components,
+                    after_scan: &bytes[next..],
+                });
             }
             0xE1 if exif.is_none() && body.starts_with(b"Exif\0\0") => exif = Some(&body[6..]),
             0xE2 if body.len() >= 14 && body.starts_with(b"ICC_PROFILE\0") => {
@@ -197,7 +257,14 @@ impl Frame {
             return Err(ImagingError::UnsupportedFormat(format!("jpeg: {components} colour components")));
         }
         let be16 = |a: u8, b: u8| u32::from(u16::from_be_bytes([a, b]));
-        Ok(Frame { marker, width: be16(w0, w1), height: be16(h0, h1), components })
+        let mut sampling = [(1, 1); 4];
+        for (slot, spec) in sampling.iter_mut().zip(body[6..].chunks_exact(3)) {
+            *slot = (spec[1] >> 4, spec[1] & 0x0F);
+            if !(1..=4).contains(&slot.0) || !(1..=4).contains(&slot.1) {
+                return Err(corrupt(&format!("sampling factors {}x{} (libjpeg takes 1 to 4)", slot.0, slot.1)));
+            }
+        }
+        Ok(Frame { marker, width: be16(w0, w1), height: be16(h0, h1), components, sampling })
     }
 }
 
@@ -473,5 +540,44 @@ mod tests {
         for (name, input, expected) in cases {
             check(name, &input, expected);
         }
+    }
+
+    #[test]
+    fn counts_the_scans_to_the_end() {
+        let one = jpeg(&[]);
+        let tail = read_header(&one).expect("header").tail();
+        assert_eq!(tail, Tail { end: true, scans: 1 });
+        // Two more scans, with a table between them; an SOS inside a comment does not count.
+        let comment = seg(0xFE, &[0xFF, 0xDA, 0x00, 0x02]);
+        let many = [&SOI_[..], &sof(16, 8, 3), &sos(), &DATA, &sos(), &DATA, &comment, &sos(), &DATA, &EOI_].concat();
+        assert_eq!(read_header(&many).expect("header").tail(), Tail { end: true, scans: 3 });
+        let cut = &many[..many.len() - 2];
+        assert_eq!(read_header(cut).expect("header").tail(), Tail { end: false, scans: 3 });
+    }
+
+    #[test]
+    fn sizes_the_coefficient_buffer_as_libjpeg_allocates_it() {
+        // 4:2:0: luma in 2x2 blocks per MCU, chroma one block each.
+        let frame = |marker, width, height| Frame {
+            marker,
+            width,
+            height,
+            components: 3,
+            sampling: [(2, 2), (1, 1), (1, 1), (1, 1)],
+        };
+        // 100x100: luma 13x13 blocks rounded up to 14x14, chroma 7x7 each.
+        assert_eq!(frame(0xC2, 100, 100).coefficient_bytes(), (14 * 14 + 2 * 7 * 7) * 128);
+        assert!(frame(0xC2, 100, 100).buffered(3), "progressive");
+        assert!(!frame(0xC0, 100, 100).buffered(3), "baseline, interleaved");
+        assert!(frame(0xC0, 100, 100).buffered(1), "baseline, one component per scan");
+    }
+
+    #[test]
+    fn refuses_sampling_factors_libjpeg_refuses() {
+        let mut bad = sof(16, 8, 3);
+        bad[11] = 0x51; // the first component's factors: 5x1
+        let input = [&SOI_[..], &bad, &sos(), &DATA, &EOI_].concat();
+        let error = read_header(&input).expect_err("5x1");
+        assert!(error.to_string().contains("sampling factors 5x1"), "{error}");
     }
 }

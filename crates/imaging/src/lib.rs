@@ -5,9 +5,12 @@
 //! - [`error`]: [`ImagingError`], each variant with a stable code (all permanent).
 //! - [`limits`]: [`Limits`] and [`probe`]: format and dimensions from the header, checked
 //!   before any pixel is decoded.
+//! - [`interrupt`]: [`Interrupt`], a cancel flag and a deadline that long steps check
+//!   (decoders on every read of their input, encoders between bands).
 //! - [`decode`]: decode to 8-bit RGB with EXIF orientation applied, alpha flattened onto
 //!   white, CMYK/grayscale/16-bit converted, an RGB ICC profile kept.
 //! - `jpeg` (internal): the JPEG marker walker both of the above read JPEGs with.
+//! - `orient` (internal): EXIF orientation applied row by row as pixels are produced.
 //! - `cmyk` (internal): CMYK to sRGB through the embedded profile (`moxcms`), or naively.
 //! - `heic` (internal, `heic` feature): HEIC/HEIF through the system libheif.
 //! - [`exif`]: EXIF into typed fields (time taken, camera, lens, exposure, GPS).
@@ -31,11 +34,14 @@ pub mod exif;
 pub mod geometry;
 #[cfg(feature = "heic")]
 mod heic;
+pub mod interrupt;
 mod jpeg;
 pub mod limits;
+mod orient;
 pub mod resize;
 pub mod thumbnail;
 pub mod watermark;
 
-pub use error::ImagingError;
+pub use error::{ImagingError, Step};
+pub use interrupt::Interrupt;
 pub use limits::{ImageInfo, Limits, probe};

@@ -22,11 +22,38 @@ pub struct Limits {
     pub max_side: u32,
     /// Most pixels (width × height) a decode may produce (100 million).
     pub max_pixels: u64,
+    /// Most memory one decode may hold at its peak, in bytes, as estimated from the
+    /// header before any pixel is decoded: the decoder's own buffers (16-bit and float
+    /// samples, alpha, CMYK, a progressive JPEG's coefficients), the 8-bit RGB output and
+    /// the metadata read (320 MB: a 100 MP baseline JPEG fits, a 100 MP progressive or
+    /// 16-bit one does not).
+    pub max_decode_bytes: u64,
+    /// Most scans a JPEG may have (100): each progressive scan is another pass over the
+    /// whole image, so a small file of thousands of empty scans decodes for minutes.
+    pub max_scans: u32,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_bytes: 25_000_000, max_side: 15_000, max_pixels: 100_000_000 }
+        Limits {
+            max_bytes: 25_000_000,
+            max_side: 15_000,
+            max_pixels: 100_000_000,
+            max_decode_bytes: 320_000_000,
+            max_scans: 100,
+        }
+    }
+}
+
+impl Limits {
+    /// Refuses an estimated decode cost over [`Limits::max_decode_bytes`].
+    pub(crate) fn check_cost(&self, width: u32, height: u32, cost: u64) -> Result<(), ImagingError> {
+        if cost <= self.max_decode_bytes {
+            return Ok(());
+        }
+        let (needs, limit) = (cost.div_ceil(1_000_000), self.max_decode_bytes / 1_000_000);
+        let reason = format!("decoding it needs about {needs} MB; the limit is {limit} MB");
+        Err(ImagingError::ImageTooLarge { width, height, reason })
     }
 }
 

@@ -6,14 +6,16 @@
 //! refusals come from `probe` alone. Fixtures are built in memory but for one CMYK JPEG
 //! and its reference render (see `fixtures`).
 
+use std::time::Duration;
+
 mod fixtures;
 
 use fixtures::*;
 use image::{DynamicImage, GrayImage, ImageBuffer, ImageFormat, Luma, LumaA, Rgb, RgbImage, Rgba};
 use tintype_codes::Coded;
-use tintype_imaging::decode::{Decoded, decode};
+use tintype_imaging::decode::{Decoded, decode, decode_with};
 use tintype_imaging::limits::Format;
-use tintype_imaging::{ImageInfo, Limits, probe};
+use tintype_imaging::{ImageInfo, ImagingError, Interrupt, Limits, probe};
 
 /// Largest per-channel difference accepted (JPEG is lossy).
 const TOLERANCE: i16 = 12;
@@ -311,6 +313,10 @@ fn refuses_bad_input_with_a_clear_code() {
     let default = Limits::default();
     let small_files = Limits { max_bytes: 1_000, ..default };
     let few_pixels = Limits { max_pixels: 4_999, ..default };
+    // 16 MiB of working memory and the pixels: an 8-bit RGB 100x100 PNG fits (30 kB of
+    // pixels), a 16-bit RGBA one (80 kB, then 30 kB of output) does not.
+    let tight_memory = Limits { max_decode_bytes: 16_850_000, ..default };
+    let no_scans = Limits { max_scans: 0, ..default };
     let image = dynamic(quadrants(64, 48));
     let noisy = dynamic(noisy(128, 128));
     let half = |bytes: Vec<u8>| bytes[..bytes.len() / 2].to_vec();
@@ -449,6 +455,15 @@ fn refuses_bad_input_with_a_clear_code() {
             Probe,
         ),
         (
+            "16-bit RGBA png over the decode budget",
+            encode(&DynamicImage::ImageRgba16(ImageBuffer::new(100, 100)), ImageFormat::Png),
+            &tight_memory,
+            "image_too_large",
+            "decoding it needs about 17 MB; the limit is 16 MB",
+            Decode,
+        ),
+        ("jpeg over max_scans", jpeg(&image), &no_scans, "image_too_complex", "1 scans; the limit is 0", Decode),
+        (
             "png 100x50 over a 4999-pixel cap",
             png_of(100, 50),
             &few_pixels,
@@ -463,8 +478,30 @@ fn refuses_bad_input_with_a_clear_code() {
 }
 
 #[test]
+fn an_interrupt_stops_a_decode_with_its_reason() {
+    let bytes = jpeg(&dynamic(noisy(256, 256)));
+    let limits = Limits::default();
+    let cancelled = decode_with(&bytes, &limits, u32::MAX, &Interrupt::when(|| true)).expect_err("cancelled");
+    assert_eq!(cancelled, ImagingError::Cancelled);
+    let late = decode_with(&bytes, &limits, u32::MAX, &Interrupt::never().within(Duration::ZERO)).expect_err("late");
+    assert_eq!(late.code(), "decode_timeout", "{late}");
+    let png = encode(&dynamic(noisy(256, 256)), ImageFormat::Png);
+    let stopped = decode_with(&png, &limits, u32::MAX, &Interrupt::when(|| true)).expect_err("cancelled");
+    assert_eq!(stopped, ImagingError::Cancelled);
+    let calm = decode_with(&bytes, &limits, u32::MAX, &Interrupt::when(|| false).within(Duration::from_secs(60)));
+    assert_eq!(calm.expect("decodes").pixels.dimensions(), (256, 256));
+}
+
+#[test]
+fn an_rgb_png_fits_the_budget_a_16_bit_one_is_refused_from() {
+    let tight_memory = Limits { max_decode_bytes: 16_850_000, ..Limits::default() };
+    let rgb = encode(&dynamic(RgbImage::new(100, 100)), ImageFormat::Png);
+    assert_eq!(decode(&rgb, &tight_memory).expect("fits").pixels.dimensions(), (100, 100));
+}
+
+#[test]
 fn accepts_images_right_at_the_limits() {
-    let exactly = Limits { max_bytes: 0, max_side: 15_000, max_pixels: 5_000 };
+    let exactly = Limits { max_bytes: 0, max_side: 15_000, max_pixels: 5_000, ..Limits::default() };
     let cases = [
         ("15000x1", encode(&dynamic(RgbImage::new(15_000, 1)), ImageFormat::Png), Limits::default()),
         ("100x50 = 5000 pixels", encode(&dynamic(RgbImage::new(100, 50)), ImageFormat::Png), exactly),

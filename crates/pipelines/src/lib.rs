@@ -10,11 +10,14 @@
 //!   a 12 h link (SPEC §5, Web Gallery).
 //! - [`sources`]: a job's source (an upload or a URL) read for any pipeline, through
 //!   `tintype-fetch`'s SSRF-guarded client for URLs.
+//! - `imaging` (internal): the imaging crate's long steps under the job's cancel and a
+//!   deadline.
 //! - [`zipstream`]: ZIPs written from a blocking thread straight into the blob store.
 //! - [`PIPELINES`]: every kind of this build. Adding a kind is its module plus one line
 //!   there (and its config section in [`Sections`] if it has one).
 
 pub mod export;
+mod imaging;
 pub mod ingest;
 pub mod print;
 pub mod sources;

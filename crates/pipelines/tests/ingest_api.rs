@@ -356,6 +356,25 @@ async fn another_tenant_sees_nothing_and_dedup_stays_within_a_tenant() {
     let upload = app.library.get_photo("alice", &photo).await.unwrap().unwrap().upload_id;
     let res = app.client.post(app.url(&format!("/v1/uploads/{upload}/confirm"))).bearer_auth(&b).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    // Nor any other route that names her upload, album or photo: each answers as for an
+    // id that does not exist, and nothing of hers changes.
+    let album_url = |rest: &str| app.url(&format!("/v1/albums/{album}{rest}"));
+    let writes = [
+        app.client.get(app.url(&format!("/v1/uploads/{upload}"))),
+        app.client.patch(album_url("")).json(&json!({"name": "Mine now"})),
+        app.client.post(album_url("/photos")).json(&json!({"photo_ids": [photo]})),
+        app.client.delete(album_url(&format!("/photos/{photo}"))),
+    ];
+    for req in writes {
+        let res = req.bearer_auth(&b).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::NOT_FOUND, "{}", res.url());
+    }
+    let (_, albums) = get(&app, &b, "/v1/albums").await;
+    assert!(albums["albums"].as_array().is_some_and(|a| a.len() == 1), "only his own album: {albums}");
+    let (_, duplicates) = get(&app, &b, "/v1/photos/duplicates").await;
+    assert!(!duplicates.to_string().contains(&photo), "{duplicates}");
+    let (status, hers) = get(&app, &a, &format!("/v1/albums/{album}")).await;
+    assert_eq!((status, hers["name"].as_str()), (StatusCode::OK, Some("A")), "{hers}");
 
     // The same content from Bob is his own photo: presign does not say "duplicate".
     let body = json!({"bytes": bytes.len(), "sha256": sha256(&bytes), "content_type": "image/jpeg"});

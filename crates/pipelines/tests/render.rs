@@ -5,6 +5,7 @@
 mod fixtures;
 
 use image::RgbImage;
+use tintype_imaging::Interrupt;
 use tintype_imaging::catalog::{self, Orientation, orientation_of};
 use tintype_imaging::encode::jfif_density;
 use tintype_imaging::geometry::Fit;
@@ -18,7 +19,7 @@ fn spool() -> tempfile::TempDir {
 }
 
 fn settings(dpi: u32) -> Settings {
-    Settings { dpi, fit: Fit::Stretch, icc: None, watermark: None, threads: 2 }
+    Settings { dpi, fit: Fit::Stretch, icc: None, watermark: None, threads: 2, interrupt: Interrupt::never() }
 }
 
 fn targets(group: &str, src: &RgbImage, s: &Settings) -> Vec<Target> {

@@ -16,6 +16,13 @@ pub struct IngestSection {
     pub max_side: u32,
     /// Most photo pixels.
     pub max_pixels: u64,
+    /// Most memory one decode may hold, bytes (estimated from the header; see
+    /// `tintype_imaging::Limits::max_decode_bytes`).
+    pub max_decode_bytes: u64,
+    /// Most scans a JPEG may have (each progressive scan is a pass over the whole image).
+    pub max_scans: u32,
+    /// Longest a photo's decoding may take, seconds (then `decode_timeout`, permanent).
+    pub decode_timeout_secs: u64,
     /// Rendition sizes, px on the longest edge (never upscaled).
     pub sizes: Vec<u32>,
     /// JPEG quality of the renditions.
@@ -41,6 +48,9 @@ impl Default for IngestSection {
             max_source_bytes: 50_000_000,
             max_side: 20_000,
             max_pixels: 200_000_000,
+            max_decode_bytes: 640_000_000,
+            max_scans: Limits::default().max_scans,
+            decode_timeout_secs: 60,
             sizes: vec![256, 512, 1024],
             jpeg_quality: thumbs.jpeg_quality,
             webp_quality: thumbs.webp_quality,
@@ -56,8 +66,18 @@ impl Default for IngestSection {
 impl IngestSection {
     /// Checks the section; the error names the field.
     pub fn validate(&self) -> Result<(), String> {
-        if self.max_source_bytes == 0 || self.max_side == 0 || self.max_pixels == 0 {
-            return Err("ingest.max_source_bytes, max_side and max_pixels must be positive".into());
+        if self.max_source_bytes == 0
+            || self.max_side == 0
+            || self.max_pixels == 0
+            || self.max_decode_bytes == 0
+            || self.max_scans == 0
+        {
+            return Err(
+                "ingest.max_source_bytes, max_side, max_pixels, max_decode_bytes and max_scans must be positive".into(),
+            );
+        }
+        if !(1..=3600).contains(&self.decode_timeout_secs) {
+            return Err("ingest.decode_timeout_secs: 1 to 3600".into());
         }
         if self.sizes.is_empty() || self.sizes.iter().any(|&s| !(16..=4096).contains(&s)) {
             return Err("ingest.sizes: one or more sizes from 16 to 4096 px".into());
@@ -73,7 +93,13 @@ impl IngestSection {
 
     /// The decoding limits.
     pub fn limits(&self) -> Limits {
-        Limits { max_bytes: self.max_source_bytes, max_side: self.max_side, max_pixels: self.max_pixels }
+        Limits {
+            max_bytes: self.max_source_bytes,
+            max_side: self.max_side,
+            max_pixels: self.max_pixels,
+            max_decode_bytes: self.max_decode_bytes,
+            max_scans: self.max_scans,
+        }
     }
 
     /// The encoders' settings.
@@ -106,6 +132,7 @@ mod tests {
             (IngestSection { sizes: vec![8], ..Default::default() }, "sizes"),
             (IngestSection { near_duplicate_distance: 0, ..Default::default() }, "near_duplicate_distance"),
             (IngestSection { jpeg_quality: 0, ..Default::default() }, "jpeg_quality"),
+            (IngestSection { decode_timeout_secs: 0, ..Default::default() }, "decode_timeout_secs"),
         ];
         for (section, field) in bad {
             let err = section.validate().unwrap_err();

@@ -32,6 +32,7 @@ pub mod config;
 pub mod spec;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use serde_json::json;
@@ -39,10 +40,8 @@ use sha2::{Digest, Sha256};
 use tintype_blobs::layout::Area;
 use tintype_blobs::{CHECKSUM_MISMATCH, bytes_stream};
 use tintype_catalog::{Catalog, UPLOAD_NOT_FOUND};
-use tintype_codes::Coded;
 use tintype_codes::common::INVALID_INPUT;
-use tintype_imaging::ImagingError;
-use tintype_imaging::decode::decode_reduced;
+use tintype_imaging::decode::decode_with;
 use tintype_imaging::exif::{self, ExifFields};
 use tintype_imaging::thumbnail::{
     Encoded, PHASH_PARAMS, Prepared, ThumbFormat, ThumbOptions, cascade, encode_all, phash, to_srgb,
@@ -51,6 +50,7 @@ use tintype_library::{Exif, Library, NewPhoto, Photo, Rendition};
 use tintype_queue::JobOutput;
 use tintype_worker::{JobContext, JobError, JobRunner, ResultExt};
 
+use crate::imaging::{interrupt, job_error};
 use crate::sources::{Source, Sources};
 pub use config::IngestSection;
 pub use spec::{IngestInput, IngestSpec};
@@ -136,7 +136,11 @@ impl JobRunner for Ingest {
         ctx.step("decoding").await?;
         let largest = self.section.sizes.iter().copied().max().unwrap_or(1024);
         let source = bytes.clone();
-        let decoded = ctx.blocking(move || decode_reduced(&source, &limits, largest)).await?.map_err(imaging_error)?;
+        let stop = interrupt(&ctx, Duration::from_secs(self.section.decode_timeout_secs));
+        let decoded = ctx
+            .blocking(move || decode_with(&source, &limits, largest, &stop))
+            .await?
+            .map_err(|e| job_error(&ctx, e))?;
         let format = decoded.info.format;
 
         ctx.step("reading_exif").await?;
@@ -152,7 +156,7 @@ impl JobRunner for Ingest {
 
         ctx.step("thumbnailing").await?;
         let (sized, sizes) = (prepared.clone(), self.section.sizes.clone());
-        let images = Arc::new(ctx.blocking(move || cascade(&sized, &sizes)).await?.map_err(imaging_error)?);
+        let images = Arc::new(ctx.blocking(move || cascade(&sized, &sizes)).await?.map_err(|e| job_error(&ctx, e))?);
         let first = encode(&ctx, images.clone(), &FIRST_FORMATS, opts).await?;
 
         ctx.step("storing").await?;
@@ -202,7 +206,7 @@ async fn encode(
     formats: &'static [ThumbFormat],
     opts: ThumbOptions,
 ) -> Result<Vec<Encoded>, JobError> {
-    let encoded = ctx.blocking(move || encode_all(&images, formats, &opts)).await?.map_err(imaging_error)?;
+    let encoded = ctx.blocking(move || encode_all(&images, formats, &opts)).await?.map_err(|e| job_error(ctx, e))?;
     ctx.check_cancelled()?;
     Ok(encoded)
 }
@@ -267,8 +271,4 @@ fn exif_of(f: &ExifFields) -> Exif {
         gps_altitude: f.gps_altitude,
         orientation: f.orientation,
     }
-}
-
-fn imaging_error(e: ImagingError) -> JobError {
-    JobError::permanent(e.code(), e.to_string())
 }

@@ -1,6 +1,8 @@
 //! The `[print]` config section (deserialised, defaulted and validated here, so the
 //! binary only embeds it) and the runner's settings built from it and `[fetch]`.
 
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 use tintype_imaging::Limits;
 
@@ -18,6 +20,16 @@ pub struct PrintSection {
     pub max_side: u32,
     /// Most source pixels.
     pub max_pixels: u64,
+    /// Most memory one decode may hold, bytes (estimated from the header; see
+    /// `tintype_imaging::Limits::max_decode_bytes`).
+    pub max_decode_bytes: u64,
+    /// Most scans a JPEG may have (each progressive scan is a pass over the whole image).
+    pub max_scans: u32,
+    /// Longest decoding may take, seconds (then `decode_timeout`, permanent).
+    pub decode_timeout_secs: u64,
+    /// Longest resizing and encoding every file of a job may take, seconds (then
+    /// `encode_timeout`, permanent).
+    pub encode_timeout_secs: u64,
 }
 
 impl Default for PrintSection {
@@ -28,6 +40,10 @@ impl Default for PrintSection {
             max_source_bytes: limits.max_bytes,
             max_side: limits.max_side,
             max_pixels: limits.max_pixels,
+            max_decode_bytes: limits.max_decode_bytes,
+            max_scans: limits.max_scans,
+            decode_timeout_secs: 60,
+            encode_timeout_secs: 600,
         }
     }
 }
@@ -38,21 +54,43 @@ impl PrintSection {
         if self.threads > 64 {
             return Err(format!("print.threads: must be 0 (every core) to 64, got {}", self.threads));
         }
-        if self.max_source_bytes == 0 || self.max_side == 0 || self.max_pixels == 0 {
-            return Err("print.max_source_bytes, max_side and max_pixels must be positive".into());
+        if self.max_source_bytes == 0
+            || self.max_side == 0
+            || self.max_pixels == 0
+            || self.max_decode_bytes == 0
+            || self.max_scans == 0
+        {
+            return Err(
+                "print.max_source_bytes, max_side, max_pixels, max_decode_bytes and max_scans must be positive".into(),
+            );
+        }
+        if !(1..=3600).contains(&self.decode_timeout_secs) || !(1..=86_400).contains(&self.encode_timeout_secs) {
+            return Err("print.decode_timeout_secs: 1 to 3600; print.encode_timeout_secs: 1 to 86400".into());
         }
         Ok(())
     }
 
     /// The decoding limits the section sets.
     pub fn limits(&self) -> Limits {
-        Limits { max_bytes: self.max_source_bytes, max_side: self.max_side, max_pixels: self.max_pixels }
+        Limits {
+            max_bytes: self.max_source_bytes,
+            max_side: self.max_side,
+            max_pixels: self.max_pixels,
+            max_decode_bytes: self.max_decode_bytes,
+            max_scans: self.max_scans,
+        }
     }
 
     /// The runner's settings: this section with the `[fetch]` rules.
     pub fn runner_config(&self, fetch: &FetchSection) -> PrintConfig {
         let threads = if self.threads == 0 { PrintConfig::default().threads } else { self.threads };
-        PrintConfig { fetch: fetch.policy(), limits: self.limits(), threads }
+        PrintConfig {
+            fetch: fetch.policy(),
+            limits: self.limits(),
+            threads,
+            decode_timeout: Duration::from_secs(self.decode_timeout_secs),
+            encode_timeout: Duration::from_secs(self.encode_timeout_secs),
+        }
     }
 }
 
@@ -65,11 +103,22 @@ pub struct PrintConfig {
     pub limits: Limits,
     /// Threads one job uses to encode a group's files (both cores by default).
     pub threads: usize,
+    /// Deadline of the decoding step.
+    pub decode_timeout: Duration,
+    /// Deadline of all of a job's resizing and encoding.
+    pub encode_timeout: Duration,
 }
 
 impl Default for PrintConfig {
     fn default() -> Self {
         let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).min(4);
-        PrintConfig { fetch: FetchPolicy::default(), limits: Limits::default(), threads }
+        let section = PrintSection::default();
+        PrintConfig {
+            fetch: FetchPolicy::default(),
+            limits: Limits::default(),
+            threads,
+            decode_timeout: Duration::from_secs(section.decode_timeout_secs),
+            encode_timeout: Duration::from_secs(section.encode_timeout_secs),
+        }
     }
 }

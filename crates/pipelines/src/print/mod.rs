@@ -23,17 +23,16 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde_json::json;
-use tintype_codes::Coded;
 use tintype_codes::common::INVALID_INPUT;
-use tintype_imaging::ImagingError;
 use tintype_imaging::catalog::{self, Orientation, PrintSize, orientation_of};
-use tintype_imaging::decode::{Decoded, decode};
+use tintype_imaging::decode::{Decoded, decode_with};
 use tintype_imaging::geometry::Fit;
 use tintype_imaging::watermark::Watermark;
 use tintype_queue::{Artifact, JobOutput};
 use tintype_worker::{JobContext, JobError, JobRunner};
 use tokio::sync::mpsc;
 
+use crate::imaging::{interrupt, job_error};
 use crate::sources::Sources;
 use crate::zipstream;
 use input::{FitMode, Mode, PrintInput, WantOrientation};
@@ -84,7 +83,8 @@ impl Print {
     }
 }
 
-pub(crate) fn parse(doc: &serde_json::Value) -> Result<PrintInput, String> {
+/// The input document as the runner reads it (the spec validates it at submit too).
+pub fn parse(doc: &serde_json::Value) -> Result<PrintInput, String> {
     PrintInput::parse(doc, catalog::groups(), |label| catalog::find(label).is_some())
 }
 
@@ -101,7 +101,11 @@ impl JobRunner for Print {
         ctx.step("decoding").await?;
         let limits = self.config.limits;
         let started = std::time::Instant::now();
-        let decoded = ctx.blocking(move || decode(&bytes, &limits)).await?.map_err(imaging_error)?;
+        let stop = interrupt(&ctx, self.config.decode_timeout);
+        let decoded = ctx
+            .blocking(move || decode_with(&bytes, &limits, u32::MAX, &stop))
+            .await?
+            .map_err(|e| job_error(&ctx, e))?;
         tracing::debug!(elapsed = ?started.elapsed(), "decoded");
         let decoded = Arc::new(decoded);
         let settings = Settings {
@@ -113,6 +117,7 @@ impl JobRunner for Print {
             icc: decoded.icc.clone(),
             watermark: input.watermark.then(Watermark::preview),
             threads: self.config.threads,
+            interrupt: interrupt(&ctx, self.config.encode_timeout),
         };
         let mut output = match input.mode {
             Mode::Pack => pack(&ctx, &input, decoded.clone(), settings).await?,
@@ -146,7 +151,7 @@ async fn pack(
             .iter()
             .map(|s| Target::new(s, orientation, (w, h), &settings))
             .collect::<Result<_, _>>()
-            .map_err(imaging_error)?;
+            .map_err(|e| job_error(ctx, e))?;
         plan.push((group.clone(), targets));
     }
     let total_files: usize = plan.iter().map(|(_, t)| t.len()).sum();
@@ -283,7 +288,7 @@ async fn single(
         WantOrientation::Portrait => Orientation::Portrait,
         WantOrientation::Landscape => Orientation::Landscape,
     };
-    let target = Target::new(size, orientation, (w, h), &settings).map_err(imaging_error)?;
+    let target = Target::new(size, orientation, (w, h), &settings).map_err(|e| job_error(ctx, e))?;
     let shape = if size.group == catalog::SQUARE { "square" } else { orientation_name(orientation) };
     let name = format!("export_{}_{}_{shape}.jpg", size.group, size.label);
     ctx.step("resizing").await?;
@@ -314,15 +319,14 @@ async fn single(
             let path = spool.path().join("single.jpg");
             let to = path.clone();
             let written = ctx
-                .blocking(move || -> Result<u64, JobError> {
-                    let file = std::fs::File::create(&to).map_err(spool_error)?;
-                    let out = std::io::BufWriter::with_capacity(1 << 20, file);
-                    let (out, bytes) =
-                        render::encode_to(out, &src.pixels, &t[0], plan::MIN_QUALITY, &s).map_err(imaging_error)?;
-                    out.into_inner().map_err(|e| spool_error(e.into_error()))?;
+                .blocking(move || -> Result<u64, RenderError> {
+                    let out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&to)?);
+                    let (out, bytes) = render::encode_to(out, &src.pixels, &t[0], plan::MIN_QUALITY, &s)?;
+                    out.into_inner().map_err(std::io::IntoInnerError::into_error)?;
                     Ok(bytes)
                 })
-                .await??;
+                .await?
+                .map_err(|e| render_error(ctx, e))?;
             (path, written, plan::MIN_QUALITY)
         }
     };
@@ -362,7 +366,6 @@ enum Event {
 
 struct JobObserver {
     tx: mpsc::UnboundedSender<Event>,
-    cancel: tokio_util::sync::CancellationToken,
     /// Resolves once the previous group is stored (its files freed).
     room: std::sync::Mutex<Option<tokio::sync::oneshot::Receiver<()>>>,
 }
@@ -377,9 +380,6 @@ impl Observer for JobObserver {
     }
     fn encoded(&self, target: &Target, quality: u8, bytes: u64) {
         let _ = self.tx.send(Event::Encoded { name: target.file_name(), quality, bytes });
-    }
-    fn cancelled(&self) -> bool {
-        self.cancel.is_cancelled()
     }
 }
 
@@ -398,7 +398,7 @@ async fn render_on_pool(
     total: usize,
 ) -> Result<GroupPack, JobError> {
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let observer = JobObserver { tx, cancel: ctx.cancellation().clone(), room: std::sync::Mutex::new(room) };
+    let observer = JobObserver { tx, room: std::sync::Mutex::new(room) };
     let (src, t, s, g, dir) = (decoded.clone(), targets.clone(), settings.clone(), group.to_owned(), spool.to_owned());
     let work = ctx.blocking(move || render_group(&src.pixels, &g, &t, &s, limit, &dir, &observer));
     let report = async {
@@ -425,15 +425,13 @@ async fn render_on_pool(
         }
     };
     let (rendered, ()) = tokio::join!(work, report);
-    match rendered? {
-        Ok(pack) => Ok(pack),
-        Err(RenderError::Cancelled) => Err(if ctx.cancellation().is_cancelled() {
-            ctx.check_cancelled().unwrap_err()
-        } else {
-            JobError::cancelled()
-        }),
-        Err(RenderError::Imaging(e)) => Err(imaging_error(e)),
-        Err(RenderError::Spool(e)) => Err(spool_error(e)),
+    rendered?.map_err(|e| render_error(ctx, e))
+}
+
+fn render_error(ctx: &JobContext, e: RenderError) -> JobError {
+    match e {
+        RenderError::Imaging(e) => job_error(ctx, e),
+        RenderError::Spool(e) => spool_error(e),
     }
 }
 
@@ -473,9 +471,4 @@ fn spool_error(e: std::io::Error) -> JobError {
     let passes = matches!(e.kind(), StorageFull | QuotaExceeded | OutOfMemory | Interrupted | TimedOut | WouldBlock)
         || e.raw_os_error().is_some_and(|n| n == 5 /* EIO */);
     if passes { JobError::transient(SPOOL_FAILED, message) } else { JobError::permanent(SPOOL_FAILED, message) }
-}
-
-/// Imaging errors are permanent: the same bytes fail the same way.
-fn imaging_error(e: ImagingError) -> JobError {
-    JobError::permanent(e.code(), e.to_string())
 }

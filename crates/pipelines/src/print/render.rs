@@ -20,12 +20,12 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use image::RgbImage;
 use serde::Serialize;
-use tintype_imaging::ImagingError;
 use tintype_imaging::catalog::{Orientation, PrintSize};
 use tintype_imaging::encode::{JpegOptions, JpegWriter};
 use tintype_imaging::geometry::{Fit, SourceRect, source_rect};
 use tintype_imaging::resize::{BandResizer, DEFAULT_BAND_ROWS};
 use tintype_imaging::watermark::Watermark;
+use tintype_imaging::{ImagingError, Interrupt, Step};
 
 use super::plan::{MIN_QUALITY, Plan, QUALITY_STEPS, SizeModel, plan};
 use crate::zipstream::zip_size;
@@ -50,6 +50,9 @@ pub struct Settings {
     pub watermark: Option<Watermark>,
     /// Threads for one group (files are encoded in parallel, one per thread).
     pub threads: usize,
+    /// When to stop (the job's cancel, the encoding deadline): checked between files and
+    /// between the bands of each.
+    pub interrupt: Interrupt,
 }
 
 /// One output to make.
@@ -127,30 +130,23 @@ pub trait Observer: Sync {
     fn encoding(&self) {}
     /// A file was encoded (possibly again, at a lower quality).
     fn encoded(&self, target: &Target, quality: u8, bytes: u64);
-    /// True once the work should stop (checked between files).
-    fn cancelled(&self) -> bool;
 }
 
-/// An observer that hears nothing and never cancels.
+/// An observer that hears nothing.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Quiet;
 
 impl Observer for Quiet {
     fn encoded(&self, _: &Target, _: u8, _: u64) {}
-    fn cancelled(&self) -> bool {
-        false
-    }
 }
 
 /// Why rendering stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
-    /// An imaging step failed.
+    /// An imaging step failed, or the interrupt stopped the work
+    /// ([`ImagingError::Cancelled`], [`ImagingError::TimedOut`]).
     #[error(transparent)]
     Imaging(#[from] ImagingError),
-    /// The observer asked to stop.
-    #[error("cancelled")]
-    Cancelled,
     /// A spool file could not be written or read.
     #[error("spool file: {0}")]
     Spool(#[from] io::Error),
@@ -266,9 +262,9 @@ pub fn render_group(
     let folder = folder(group);
     let names: Vec<String> = targets.iter().map(|t| format!("{folder}/{}", t.file_name())).collect();
     // 1. Estimate at 80; sample lower qualities only if 80 does not fit.
-    let mut models = estimate(src, targets, settings, &[80], observer)?;
+    let mut models = estimate(src, targets, settings, &[80])?;
     if !matches!(plan(&names, &models, limit), Plan::One { quality: 80 }) {
-        let more = estimate(src, targets, settings, &[70, 60], observer)?;
+        let more = estimate(src, targets, settings, &[70, 60])?;
         for (m, extra) in models.iter_mut().zip(more) {
             m.points.extend(extra.points);
         }
@@ -416,10 +412,9 @@ fn estimate(
     targets: &[Target],
     settings: &Settings,
     qualities: &[u8],
-    observer: &dyn Observer,
 ) -> Result<Vec<SizeModel>, RenderError> {
     let order: Vec<usize> = (0..targets.len()).collect();
-    let mut models = parallel(&order, settings.threads, observer, |i| {
+    let mut models = parallel(&order, settings, |i| {
         let t = &targets[i];
         let rows = SAMPLE_ROWS.min(t.height);
         let strips = SAMPLE_STRIPS.min(t.height / rows).max(1);
@@ -468,7 +463,7 @@ fn encode_all(
 ) -> Result<Vec<Encoded>, RenderError> {
     let mut order = todo.to_vec();
     order.sort_by_key(|i| std::cmp::Reverse(targets[*i].pixels()));
-    parallel(&order, settings.threads, observer, |i| {
+    parallel(&order, settings, |i| {
         let t = &targets[i];
         let path = spool.join(format!("{i}.jpg"));
         let (file, bytes) =
@@ -495,6 +490,7 @@ pub fn encode_to<W: Write>(
     let mut bands = BandResizer::new(src, t.rect, t.width, t.height, DEFAULT_BAND_ROWS)?;
     let mut writer = JpegWriter::new(t.width, t.height, &jpeg_options(settings, quality), out)?;
     while let Some(band) = bands.next_band() {
+        settings.interrupt.check(Step::Encode)?;
         let (first, pixels) = band?;
         if let Some(mark) = &settings.watermark {
             mark.apply(pixels, first, t.width, t.height);
@@ -504,14 +500,15 @@ pub fn encode_to<W: Write>(
     writer.finish()
 }
 
-/// Runs `f` over `order` on up to `threads` scoped threads (work taken in order), stopping
-/// at the first error or when the observer cancels. Results come back in completion order.
+/// Runs `f` over `order` on up to `settings.threads` scoped threads (work taken in
+/// order), stopping at the first error or when the interrupt says so. Results come back
+/// in completion order.
 fn parallel<T: Send>(
     order: &[usize],
-    threads: usize,
-    observer: &dyn Observer,
+    settings: &Settings,
     f: impl Fn(usize) -> Result<T, RenderError> + Sync,
 ) -> Result<Vec<T>, RenderError> {
+    let threads = settings.threads;
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
     let results = std::sync::Mutex::new(Vec::with_capacity(order.len()));
@@ -526,8 +523,8 @@ fn parallel<T: Send>(
     };
     let work = || {
         while !failed.load(Ordering::Relaxed) {
-            if observer.cancelled() {
-                return stop(RenderError::Cancelled);
+            if let Err(e) = settings.interrupt.check(Step::Encode) {
+                return stop(e.into());
             }
             let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) else { return };
             match f(i) {
