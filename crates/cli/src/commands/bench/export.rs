@@ -36,6 +36,7 @@ pub(super) async fn run(config: &Config, dir: &Path, concurrency: Option<usize>)
     }
     eprintln!("imported {} files, {:.1} MB", files.len(), bytes as f64 / 1e6);
     reset_peak_rss();
+    let before = status_kb("VmRSS:");
     let start = std::time::Instant::now();
     let job = local.run("export", json!({ "items": items, "name": "bench.zip" })).await?;
     let secs = start.elapsed().as_secs_f64();
@@ -43,9 +44,11 @@ pub(super) async fn run(config: &Config, dir: &Path, concurrency: Option<usize>)
         return Err(failure(&job));
     }
     let zip = job.output.as_ref().and_then(|o| o.artifacts.first()).map_or(0, |a| a.bytes);
-    let peak = peak_rss_kb().map_or("unknown".to_owned(), |kb| format!("{:.1} MB", kb as f64 / 1024.0));
+    let mb = |kb: Option<u64>| kb.map_or("unknown".to_owned(), |kb| format!("{:.1} MB", kb as f64 / 1024.0));
+    let (before, peak) = (mb(before), mb(status_kb("VmHWM:")));
     println!(
-        "export: {} files, {:.1} MB into a {:.1} MB ZIP in {secs:.3} s, {:.0} MB/s; peak RSS during the export {peak}",
+        "export: {} files, {:.1} MB into a {:.1} MB ZIP in {secs:.3} s, {:.0} MB/s; \
+         RSS when it started {before}; peak RSS during the export {peak}",
         files.len(),
         bytes as f64 / 1e6,
         zip as f64 / 1e6,
@@ -59,9 +62,10 @@ fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
-/// `VmHWM` of this process, KiB.
-fn peak_rss_kb() -> Option<u64> {
+/// A `/proc/self/status` figure of this process (`VmHWM:` the peak RSS, `VmRSS:` the
+/// current one), KiB.
+fn status_kb(field: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
     line.split_whitespace().nth(1)?.parse().ok()
 }
