@@ -314,8 +314,13 @@ fn serve(dir: &Path, env: &[(&str, &str)]) -> (std::process::Child, String) {
     common::spawn_listening(&mut cmd, &dir.join("serve.log"))
 }
 
+/// The JSON answer to `req`.
+async fn json_of(req: reqwest::RequestBuilder) -> Value {
+    req.send().await.unwrap().json().await.unwrap()
+}
+
 async fn job(client: &reqwest::Client, base: &str, id: &str) -> Value {
-    client.get(format!("{base}/v1/jobs/{id}")).send().await.unwrap().json().await.unwrap()
+    json_of(client.get(format!("{base}/v1/jobs/{id}"))).await
 }
 
 #[tokio::test]
@@ -324,27 +329,10 @@ async fn a_cancel_stops_a_decode_in_the_middle() {
     let scans = grey_jpeg(7_000, 7_000, 40_000, &[]);
     let (mut server, base) = serve(dir.path(), &[("TINTYPE_PRINT__MAX_SCANS", "1000000")]);
     let client = reqwest::Client::new();
-    let upload: Value = client
-        .post(format!("{base}/v1/uploads"))
-        .query(&[("filename", "scans.jpg")])
-        .header("content-type", "image/jpeg")
-        .body(scans)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let upload = client.post(format!("{base}/v1/uploads")).query(&[("filename", "scans.jpg")]);
+    let upload = json_of(upload.header("content-type", "image/jpeg").body(scans)).await;
     let input = json!({"upload_id": upload["upload_id"], "groups": ["2x3"]});
-    let created: Value = client
-        .post(format!("{base}/v1/jobs"))
-        .json(&json!({"kind": "print", "input": input}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let created = json_of(client.post(format!("{base}/v1/jobs")).json(&json!({"kind": "print", "input": input}))).await;
     let id = created["id"].as_str().unwrap_or_else(|| panic!("a job: {created}")).to_owned();
     let deadline = Instant::now() + Duration::from_secs(60);
     while job(&client, &base, &id).await["step"] != "decoding" {

@@ -34,7 +34,8 @@ pub(crate) enum Conversion {
 const CHUNK: usize = 4096;
 
 /// Converts `pixels` CMYK samples to sRGB in place and shortens the buffer to 3 bytes a
-/// pixel (what the tests call; the decoder converts batch by batch with a [`Converter`]). `inverted`: the samples are stored Adobe-style (255 = no ink). `profile`: the
+/// pixel (for the tests; the decoder converts batch by batch with a [`Converter`]).
+/// `inverted`: the samples are stored Adobe-style (255 = no ink). `profile`: the
 /// embedded ICC profile, used when it is a CMYK profile `moxcms` can transform from.
 #[cfg(test)]
 pub(crate) fn to_srgb(

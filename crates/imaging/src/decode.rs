@@ -17,9 +17,9 @@
 //! `jpeg` module's marker walker, the same one [`probe`] reads the size with. A JPEG with
 //! no end-of-image marker after its first scan is truncated and refused as corrupt (both
 //! decoders would pad it silently). PNG, WebP and TIFF go to the `image` crate with its
-//! limits set too (sides at `max_side`; allocations at 8 bytes × `max_pixels` + 64 MiB,
-//! the largest allowed image as 16-bit RGBA). Progressive JPEGs also need libjpeg's
-//! coefficient buffer (about 3 bytes a pixel).
+//! limits set too (sides at `max_side`; allocations at 16 MiB while it reads the metadata,
+//! then at `max_decode_bytes`). Progressive JPEGs also need libjpeg's coefficient buffer
+//! (about 3 bytes a pixel for 4:2:0), which the estimate counts.
 //!
 //! libjpeg reads the frame size itself before allocating anything; a size other than the
 //! walker's is refused as corrupt, so the size checked is the size decoded.
@@ -121,8 +121,8 @@ pub fn decode_with(
         #[cfg(feature = "heic")]
         Format::Heic => {
             // libheif's interleaved RGB and our copy of it.
-            let pixels = u64::from(info.width) * u64::from(info.height);
-            limits.check_cost(info.width, info.height, pixels * 6 + WORKING_BYTES)?;
+            let area = u64::from(info.width) * u64::from(info.height);
+            limits.check_cost(info.width, info.height, area * 6 + WORKING_BYTES)?;
             let (pixels, icc) = crate::heic::decode(bytes, &info)?;
             let icc = icc.filter(|profile| is_rgb_profile(profile));
             let upright = (info.width, info.height);

@@ -66,19 +66,7 @@ impl Default for IngestSection {
 impl IngestSection {
     /// Checks the section; the error names the field.
     pub fn validate(&self) -> Result<(), String> {
-        if self.max_source_bytes == 0
-            || self.max_side == 0
-            || self.max_pixels == 0
-            || self.max_decode_bytes == 0
-            || self.max_scans == 0
-        {
-            return Err(
-                "ingest.max_source_bytes, max_side, max_pixels, max_decode_bytes and max_scans must be positive".into(),
-            );
-        }
-        if !(1..=3600).contains(&self.decode_timeout_secs) {
-            return Err("ingest.decode_timeout_secs: 1 to 3600".into());
-        }
+        crate::imaging::check_decode_settings("ingest", &self.limits(), self.decode_timeout_secs)?;
         if self.sizes.is_empty() || self.sizes.iter().any(|&s| !(16..=4096).contains(&s)) {
             return Err("ingest.sizes: one or more sizes from 16 to 4096 px".into());
         }

@@ -54,18 +54,9 @@ impl PrintSection {
         if self.threads > 64 {
             return Err(format!("print.threads: must be 0 (every core) to 64, got {}", self.threads));
         }
-        if self.max_source_bytes == 0
-            || self.max_side == 0
-            || self.max_pixels == 0
-            || self.max_decode_bytes == 0
-            || self.max_scans == 0
-        {
-            return Err(
-                "print.max_source_bytes, max_side, max_pixels, max_decode_bytes and max_scans must be positive".into(),
-            );
-        }
-        if !(1..=3600).contains(&self.decode_timeout_secs) || !(1..=86_400).contains(&self.encode_timeout_secs) {
-            return Err("print.decode_timeout_secs: 1 to 3600; print.encode_timeout_secs: 1 to 86400".into());
+        crate::imaging::check_decode_settings("print", &self.limits(), self.decode_timeout_secs)?;
+        if !(1..=86_400).contains(&self.encode_timeout_secs) {
+            return Err("print.encode_timeout_secs: 1 to 86400".into());
         }
         Ok(())
     }
