@@ -44,6 +44,57 @@ fn run_export_zips_files_here() {
     assert_eq!(names, ["a.jpg", "A (1).JPG", "notes.txt"]);
 }
 
+/// A memory budget smaller than the items: items that fit wait for their share (in item
+/// order, so never for a later one), larger ones go to temp files, and every byte still
+/// arrives in order. A deadlock here would hang the run (the harness's timeout fails it).
+#[test]
+fn a_small_memory_budget_still_exports_every_item_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    // 1 MiB budget, items held in memory up to 700 KB: two such items never fit together.
+    let sizes = [600_000usize, 650_000, 3_000_000, 10, 690_000, 2_000_000, 600_000, 1];
+    let mut files = Vec::new();
+    for (i, size) in sizes.iter().enumerate() {
+        // Named .txt: deflated, so the in-memory and on-file deflate paths both run.
+        let path = input.join(format!("item{i}.txt"));
+        let bytes: Vec<u8> = (0..*size).map(|b| (b * 7 + i * 13) as u8).collect();
+        std::fs::write(&path, &bytes).unwrap();
+        files.push((path, bytes));
+    }
+    let out = dir.path().join("out");
+    let run = tintype(&dir.path().join("data"))
+        .env("TINTYPE_EXPORT__MEMORY_BYTES", "1048576")
+        .env("TINTYPE_EXPORT__MEMORY_ITEM_BYTES", "700000")
+        .env("TINTYPE_EXPORT__CONCURRENCY", "4")
+        .args(["run", "export"])
+        .args(files.iter().map(|(p, _)| p))
+        .arg("--out")
+        .arg(&out)
+        .args(["--name", "budget"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&run.stderr));
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(out.join("budget.zip")).unwrap()).unwrap();
+    assert_eq!(zip.len(), files.len());
+    for (i, (path, bytes)) in files.iter().enumerate() {
+        // The test's zip build reads stored entries only: inflate the raw data here.
+        let mut entry = zip.by_index_raw(i).unwrap();
+        assert_eq!(entry.name().unwrap(), path.file_name().unwrap().to_str().unwrap());
+        let mut raw = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut raw).unwrap();
+        let mut got = Vec::new();
+        if entry.compression() == zip::CompressionMethod::Stored {
+            got = raw;
+        } else {
+            std::io::Read::read_to_end(&mut flate2::read::DeflateDecoder::new(&raw[..]), &mut got).unwrap();
+        }
+        assert!(got == *bytes, "item {i} differs");
+        assert_eq!(entry.crc32(), crc32fast::hash(bytes), "item {i}'s CRC");
+    }
+}
+
 #[test]
 fn a_missing_file_is_an_error() {
     let dir = tempfile::tempdir().unwrap();

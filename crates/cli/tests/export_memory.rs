@@ -56,7 +56,7 @@ fn export_memory_stays_flat_from_100_mb_to_2_gb() {
     let large = tempfile::tempdir().unwrap();
     photos(large.path(), 400);
     let large_peak = peak_mb(large.path());
-    // The ceiling: what the export holds (a few 5 MB items, 256 KiB chunks) plus the
+    // The ceiling: what the export holds (`export.memory_bytes`, 16 MiB, and 256 KiB chunks) plus the
     // process (runtime, SQLite caches), far under the 2 GB it wrote. Between the two
     // sizes the peak moves by the SQLite page caches filling to their cap (10-25 MB in
     // the benchmarks, docs/BENCHMARKS.md), not with the bytes exported.

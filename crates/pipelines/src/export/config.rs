@@ -1,6 +1,6 @@
 //! The `[export]` config section: how many items an export may name, how they are
-//! fetched (concurrency, per-item timeout, retries), how much of an item is held in memory
-//! before it goes to a temporary file, and how long the ZIP and its link live.
+//! fetched (concurrency, per-item timeout, retries), how much of one item and of all the
+//! items in flight may be held in memory, and how long the ZIP and its link live.
 
 use std::time::Duration;
 
@@ -22,9 +22,12 @@ pub struct ExportSection {
     /// Largest item, bytes.
     pub max_item_bytes: u64,
     /// Items up to this size are held in memory while they wait for their turn in the
-    /// ZIP; larger ones go to an unnamed temporary file (memory stays at about
-    /// `concurrency` times this, whatever the export's size).
+    /// ZIP; larger ones go to an unnamed temporary file.
     pub memory_item_bytes: u64,
+    /// Bytes the items of one export hold in memory together (fetched, queued or being
+    /// written): an item starts fetching only when its share fits, so memory stays
+    /// within this whatever the export's size.
+    pub memory_bytes: u64,
     /// How long the ZIP and its download link live, seconds (12 h).
     pub ttl_secs: u64,
 }
@@ -38,6 +41,7 @@ impl Default for ExportSection {
             item_attempts: 3,
             max_item_bytes: 8 << 30,
             memory_item_bytes: 16 << 20,
+            memory_bytes: 16 << 20,
             ttl_secs: 12 * 3600,
         }
     }
@@ -64,6 +68,9 @@ impl ExportSection {
         if self.memory_item_bytes > 1 << 30 {
             return Err("export.memory_item_bytes: at most 1 GiB".into());
         }
+        if !(1 << 20..=16 << 30).contains(&self.memory_bytes) {
+            return Err("export.memory_bytes: 1 MiB to 16 GiB".into());
+        }
         if self.ttl_secs == 0 {
             return Err("export.ttl_secs: at least 1".into());
         }
@@ -73,6 +80,11 @@ impl ExportSection {
     /// The per-item timeout.
     pub fn item_timeout(&self) -> Duration {
         Duration::from_secs_f64(self.item_timeout_secs)
+    }
+
+    /// The largest item held in memory: `memory_item_bytes`, within `memory_bytes`.
+    pub fn memory_item_limit(&self) -> u64 {
+        self.memory_item_bytes.min(self.memory_bytes)
     }
 
     /// How long the ZIP and its link live.
@@ -94,6 +106,7 @@ mod tests {
             (ExportSection { item_timeout_secs: f64::NAN, ..Default::default() }, "item_timeout_secs"),
             (ExportSection { item_attempts: 0, ..Default::default() }, "item_attempts"),
             (ExportSection { ttl_secs: 0, ..Default::default() }, "ttl_secs"),
+            (ExportSection { memory_bytes: 1000, ..Default::default() }, "memory_bytes"),
         ];
         for (section, field) in bad {
             let err = section.validate().unwrap_err();

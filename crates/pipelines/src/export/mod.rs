@@ -6,7 +6,8 @@
 //! - [`names`]: safe, unique names that follow the content.
 //! - [`archive`]: the streaming ZIP writer (real CRC and sizes in every local header,
 //!   ZIP64 only where needed).
-//! - `spool`: an item held (memory or an unnamed temp file) until its turn.
+//! - `spool`: an item held (memory or an unnamed temp file) until its turn, and the
+//!   memory budget all items in flight share.
 //!
 //! Steps: `validating` (the input; an album becomes its photos), `fetching` (items
 //! fetched `concurrency` at a time, each with a timeout and retries with backoff, and
@@ -42,7 +43,7 @@ use archive::{EntryMeta, Method, ZipWriter};
 use config::ExportSection;
 use names::UniqueNames;
 use spec::{ExportInput, ExportSpec, Item, ItemSource};
-use spool::{Spool, Spooled};
+use spool::{Budget, Reservation, Spool, Spooled};
 
 /// The kind name.
 pub const KIND: &str = "export";
@@ -92,8 +93,8 @@ struct Export {
 
 /// What the zipper thread is sent, in ZIP order.
 enum Msg {
-    /// One item.
-    Entry(EntryMeta, Spooled),
+    /// One item, with its share of the memory budget (given back once written).
+    Entry(EntryMeta, Spooled, Reservation),
     /// The end: the report, if any, then the central directory.
     Finish(Option<String>),
 }
@@ -133,7 +134,11 @@ impl JobRunner for Export {
         if items.is_empty() {
             return Err(JobError::permanent(ALL_ITEMS_FAILED, "the album has no photos"));
         }
-        let size_hint = self.size_hint(&ctx, &items).await?;
+        let sizes = self.sizes(&ctx, &items).await?;
+        let size_hint = sizes
+            .iter()
+            .map(|s| s.unwrap_or(URL_ESTIMATE).min(self.section.max_item_bytes).saturating_add(512))
+            .fold(0u64, u64::saturating_add);
 
         ctx.step("fetching").await?;
         let (writer, stream) = zipstream::channel();
@@ -161,7 +166,7 @@ impl JobRunner for Export {
         // the channel closes, which aborts the ZIP (no central directory, the stream
         // errors, the store keeps nothing).
         let work = async move {
-            let fed = self.feed(ctx, items, &tx).await?;
+            let fed = self.feed(ctx, items, &sizes, &tx).await?;
             ctx.step("zipping").await?;
             let report = (!fed.failures.is_empty()).then(|| report(items, &fed.failures));
             tx.send(Msg::Finish(report)).await.map_err(|_| write_failed("the ZIP writer stopped"))?;
@@ -221,39 +226,61 @@ impl Export {
         }
     }
 
-    /// About how large the ZIP will be: the uploads' and photos' sizes as filed, a URL
-    /// counted at [`URL_ESTIMATE`], plus headers (the store sizes its parts from this).
-    async fn size_hint(&self, ctx: &JobContext, items: &[Item]) -> Result<u64, JobError> {
+    /// Each item's size as filed (an upload's or photo's; 0 when it is gone, which its
+    /// fetch then reports), `None` for a URL. The store sizes its parts from their sum
+    /// (a URL counted at [`URL_ESTIMATE`]), the memory budget its shares.
+    async fn sizes(&self, ctx: &JobContext, items: &[Item]) -> Result<Vec<Option<u64>>, JobError> {
         let tenant = &ctx.job().tenant;
-        let mut total = 0u64;
+        let mut sizes = Vec::with_capacity(items.len());
         for item in items {
-            let bytes = match item.source() {
+            sizes.push(match item.source() {
                 Ok(ItemSource::Upload(id)) => {
-                    self.catalog.get_upload(tenant, id).await.retryable()?.map_or(0, |u| u.bytes)
+                    Some(self.catalog.get_upload(tenant, id).await.retryable()?.map_or(0, |u| u.bytes))
                 }
                 Ok(ItemSource::Photo(id)) => {
-                    self.library.get_photo(tenant, id).await.retryable()?.map_or(0, |p| p.bytes)
+                    Some(self.library.get_photo(tenant, id).await.retryable()?.map_or(0, |p| p.bytes))
                 }
-                _ => URL_ESTIMATE,
-            };
-            total = total.saturating_add(bytes.min(self.section.max_item_bytes)).saturating_add(512);
+                _ => None,
+            });
         }
-        Ok(total)
+        Ok(sizes)
     }
 
     /// Fetches the items `concurrency` at a time and hands them to the zipper in order.
-    async fn feed(&self, ctx: &JobContext, items: &[Item], tx: &mpsc::Sender<Msg>) -> Result<Fed, JobError> {
+    /// Each item first reserves its share of the memory budget (its size when it will be
+    /// held in memory, nothing when it will go to a temp file, the in-memory limit for a
+    /// URL), in item order, so a slow store holds back the fetches instead of filling
+    /// memory.
+    async fn feed(
+        &self,
+        ctx: &JobContext,
+        items: &[Item],
+        sizes: &[Option<u64>],
+        tx: &mpsc::Sender<Msg>,
+    ) -> Result<Fed, JobError> {
         let mut names = UniqueNames::new();
         names.reserve(REPORT);
         let started = Instant::now();
         let mut fed = Fed { written: 0, bytes: 0, failures: Vec::new() };
-        let mut fetches = futures::stream::iter(0..items.len())
-            .map(|i| {
+        let budget = Budget::new(self.section.memory_bytes);
+        let in_memory = self.section.memory_item_limit();
+        let fetches = futures::stream::iter(0..items.len())
+            .then(|i| {
+                let budget = budget.clone();
+                let share = match sizes[i] {
+                    Some(size) if size <= in_memory => size,
+                    Some(_) => 0,
+                    None => in_memory,
+                };
+                async move { (i, budget.reserve(share).await) }
+            })
+            .map(|(i, reservation)| {
                 let item = items[i].clone();
-                async move { (i, self.fetch_with_retries(ctx, &item).await) }
+                async move { (i, self.fetch_with_retries(ctx, &item, reservation.bytes()).await, reservation) }
             })
             .buffered(self.section.concurrency);
-        while let Some((i, fetched)) = fetches.next().await {
+        let mut fetches = std::pin::pin!(fetches);
+        while let Some((i, fetched, reservation)) = fetches.next().await {
             ctx.check_cancelled()?;
             match fetched {
                 Ok(f) => {
@@ -267,7 +294,9 @@ impl Export {
                     let meta = entry_of(&spooled, name, f.modified);
                     fed.written += 1;
                     fed.bytes += spooled.size;
-                    tx.send(Msg::Entry(meta, spooled)).await.map_err(|_| write_failed("the ZIP writer stopped"))?;
+                    tx.send(Msg::Entry(meta, spooled, reservation))
+                        .await
+                        .map_err(|_| write_failed("the ZIP writer stopped"))?;
                 }
                 Err(e) if e.is_cancelled() => return Err(e),
                 Err(e) => {
@@ -296,13 +325,14 @@ impl Export {
     }
 
     /// One item, retried with backoff (250 ms, 500 ms, 1 s, ...) when its failure may
-    /// pass, each attempt within the item timeout; a cancel ends it at once.
-    async fn fetch_with_retries(&self, ctx: &JobContext, item: &Item) -> Result<Fetched, JobError> {
+    /// pass, each attempt within the item timeout; a cancel ends it at once. Up to
+    /// `in_memory` bytes of it are held in memory, the rest in a temp file.
+    async fn fetch_with_retries(&self, ctx: &JobContext, item: &Item, in_memory: u64) -> Result<Fetched, JobError> {
         let attempts = self.section.item_attempts.max(1);
         let mut backoff = Duration::from_millis(250);
         for attempt in 1..=attempts {
             let result = tokio::select! {
-                r = tokio::time::timeout(self.section.item_timeout(), self.fetch(ctx, item)) => r,
+                r = tokio::time::timeout(self.section.item_timeout(), self.fetch(ctx, item, in_memory)) => r,
                 _ = ctx.cancellation().cancelled() => return Err(JobError::cancelled()),
             };
             let err = match result {
@@ -327,7 +357,7 @@ impl Export {
     }
 
     /// One attempt at one item: its bytes spooled, its default name, type and time.
-    async fn fetch(&self, ctx: &JobContext, item: &Item) -> Result<Fetched, JobError> {
+    async fn fetch(&self, ctx: &JobContext, item: &Item, in_memory: u64) -> Result<Fetched, JobError> {
         let tenant = &ctx.job().tenant;
         let source = item.source().map_err(|e| JobError::permanent(tintype_codes::common::INVALID_INPUT, e))?;
         let max = self.section.max_item_bytes;
@@ -335,7 +365,7 @@ impl Export {
             ItemSource::Url(url) => {
                 let fetched = self.sources.fetch_url(url, max).await?;
                 let wanted = item.name.clone().unwrap_or_else(|| url_file_name(&fetched.final_url));
-                let mut spool = Spool::new(self.section.memory_item_bytes);
+                let mut spool = Spool::new(in_memory);
                 spool.push(fetched.bytes).await.map_err(|e| write_failed(&e.to_string()))?;
                 let content_type = fetched.content_type.unwrap_or_else(|| "application/octet-stream".into());
                 let spooled = spool.finish().await.map_err(|e| write_failed(&e.to_string()))?;
@@ -354,7 +384,7 @@ impl Export {
             }
         };
         let (upload, mut body) = self.sources.open_upload(ctx, &upload_id, max).await?;
-        let mut spool = Spool::new(self.section.memory_item_bytes);
+        let mut spool = Spool::new(in_memory);
         while let Some(chunk) = body.next().await {
             spool.push(chunk?).await.map_err(|e| write_failed(&e.to_string()))?;
         }
@@ -376,7 +406,10 @@ fn write_zip(writer: ChannelWriter, mut rx: mpsc::Receiver<Msg>) -> std::io::Res
     let mut zip = ZipWriter::new(writer);
     loop {
         match rx.blocking_recv() {
-            Some(Msg::Entry(meta, spooled)) => add_spooled(&mut zip, meta, spooled)?,
+            Some(Msg::Entry(meta, spooled, reservation)) => {
+                add_spooled(&mut zip, meta, spooled)?;
+                drop(reservation);
+            }
             Some(Msg::Finish(report)) => {
                 if let Some(text) = report {
                     let spooled = Spooled::text(text).deflate()?;

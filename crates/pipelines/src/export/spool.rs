@@ -4,12 +4,63 @@
 //! the store or a fetch; a CRC of a chunk costs microseconds); deflating, which is CPU
 //! work, is [`Spooled::deflate`], run on the blocking pool. In memory an item is the
 //! chunks as they came (owned `Bytes`, never copied into one buffer), so a stored item
-//! goes on to the store without a copy ([`Spooled::into_chunks`]).
+//! goes on to the store without a copy ([`Spooled::into_chunks`]). What all of an
+//! export's items hold in memory together is bounded by a [`Budget`].
 
 use std::io::{self, Read, Seek, Write};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use tokio::io::AsyncWriteExt;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// The bytes an export's items may hold in memory together. An item reserves its share
+/// before it is fetched and gives it back once it is written into the ZIP. Shares are
+/// granted in the order asked (tokio's semaphore is fair), and they are asked in item
+/// order, so this cannot deadlock: an item waits only for earlier items, which are
+/// written before it and never wait for it.
+#[derive(Clone)]
+pub(super) struct Budget {
+    semaphore: Arc<Semaphore>,
+    kib: u32,
+}
+
+/// One item's share of the [`Budget`], given back when dropped.
+pub(super) struct Reservation {
+    _permit: Option<OwnedSemaphorePermit>,
+    bytes: u64,
+}
+
+impl Budget {
+    /// A budget of `bytes` (counted in KiB, at most 4 TiB).
+    pub(super) fn new(bytes: u64) -> Budget {
+        let kib = u32::try_from(bytes.div_ceil(1024)).unwrap_or(u32::MAX).max(1);
+        Budget { semaphore: Arc::new(Semaphore::new(kib as usize)), kib }
+    }
+
+    /// Waits until `bytes` (at most the whole budget) fit, and holds them.
+    pub(super) async fn reserve(&self, bytes: u64) -> Reservation {
+        let kib = u32::try_from(bytes.div_ceil(1024)).unwrap_or(u32::MAX).min(self.kib);
+        if kib == 0 {
+            return Reservation { _permit: None, bytes: 0 };
+        }
+        let permit = self.semaphore.clone().acquire_many_owned(kib).await.expect("the budget is never closed");
+        Reservation { _permit: Some(permit), bytes: u64::from(kib) * 1024 }
+    }
+
+    /// The bytes not reserved now.
+    #[cfg(test)]
+    fn available(&self) -> u64 {
+        self.semaphore.available_permits() as u64 * 1024
+    }
+}
+
+impl Reservation {
+    /// The bytes held (rounded up to KiB).
+    pub(super) fn bytes(&self) -> u64 {
+        self.bytes
+    }
+}
 
 /// Where the bytes are.
 enum Held {
@@ -150,6 +201,33 @@ impl Spooled {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn shares_wait_in_order_until_earlier_ones_are_given_back() {
+        let budget = Budget::new(10 << 10);
+        let first = budget.reserve(6 << 10).await;
+        assert_eq!((first.bytes(), budget.available()), (6 << 10, 4 << 10));
+        // The second does not fit; a third that would fit still waits behind it.
+        let second = tokio::spawn({
+            let b = budget.clone();
+            async move { b.reserve(8 << 10).await }
+        });
+        tokio::task::yield_now().await;
+        let third = tokio::spawn({
+            let b = budget.clone();
+            async move { b.reserve(1 << 10).await }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert!(!second.is_finished() && !third.is_finished());
+        drop(first);
+        let second = second.await.unwrap();
+        let third = third.await.unwrap();
+        assert_eq!((second.bytes(), third.bytes(), budget.available()), (8 << 10, 1 << 10, 1 << 10));
+        // A share larger than the budget is the whole budget, and nothing is none.
+        drop((second, third));
+        assert_eq!(budget.reserve(1 << 30).await.bytes(), 10 << 10);
+        assert_eq!(budget.reserve(0).await.bytes(), 0);
+    }
 
     async fn spool(limit: u64, chunks: &[&[u8]]) -> Spooled {
         let mut s = Spool::new(limit);
