@@ -91,6 +91,8 @@ pub struct Assembly {
     pub sweeper: SweeperConfig,
     /// Kinds beyond the build's pipelines.
     pub extra: Vec<ExtraKind>,
+    /// Every plan (what each tenant may do).
+    pub plans: tintype_plans::Plans,
 }
 
 impl Assembly {
@@ -112,8 +114,17 @@ impl Assembly {
             blobs: self.blobs.clone(),
             kinds: Arc::new(self.kinds()),
             signer: self.signer.clone(),
+            plans: Arc::new(self.plans.clone()),
             config: Arc::new(ServerConfig { allow_open, ..self.server.clone() }),
         }
+    }
+
+    /// Checks the plans against the kinds and quota classes of this build.
+    pub fn check_plans(&self) -> Result<(), String> {
+        let kinds = self.kinds();
+        let names: Vec<&str> = kinds.names().collect();
+        let classes: Vec<&str> = kinds.quota_classes().iter().map(|c| c.name).collect();
+        self.plans.validate(tintype_plans::Known { kinds: &names, quota_classes: &classes })
     }
 
     /// Every kind's runner (builds them: call in worker processes only); the error says

@@ -47,6 +47,8 @@ pub(crate) struct Config {
     pub(crate) limits: LimitsSection,
     /// The HTTP server's connection and request limits.
     pub(crate) http: HttpSection,
+    /// `[plans.<name>]`: what each plan's tenants may do (quotas, caps, rate limits).
+    pub(crate) plans: tintype_plans::Plans,
     /// The pipelines' own sections (`[print]`, `[fetch]`, ...), defined and validated by
     /// `tintype-pipelines`.
     #[serde(flatten)]
@@ -184,6 +186,7 @@ impl Default for Config {
                 max_connections: server.connections.max_connections,
                 allowed_hosts: server.allowed_hosts,
             },
+            plans: tintype_plans::Plans::default(),
             pipelines: Sections::default(),
         }
     }
@@ -271,6 +274,12 @@ impl Config {
             bail!("worker.shutdown_grace_secs: must be zero or more");
         }
         self.pipelines.validate().map_err(anyhow::Error::msg)?;
+        let kinds = tintype_pipelines::kinds(&self.pipelines);
+        let names: Vec<&str> = kinds.names().collect();
+        let classes: Vec<&str> = kinds.quota_classes().iter().map(|c| c.name).collect();
+        self.plans
+            .validate(tintype_plans::Known { kinds: &names, quota_classes: &classes })
+            .map_err(anyhow::Error::msg)?;
         if self.limits.max_attempts < 1 {
             bail!("limits.max_attempts: must be at least 1");
         }

@@ -50,6 +50,7 @@ pub(crate) fn assembly(config: &Config, backends: Backends, blobs: Arc<dyn BlobS
         worker: worker_config(config),
         sweeper: sweeper_config(config),
         extra: Vec::new(),
+        plans: config.plans.clone(),
     })
 }
 

@@ -22,6 +22,8 @@ fn lists() -> Vec<(&'static str, &'static [Code])> {
         ("worker", tintype_worker::error::ALL),
         ("fetch", tintype_fetch::ALL),
         ("pipelines print", tintype_pipelines::print::ALL),
+        ("pipelines print quotas", tintype_pipelines::print::spec::ALL),
+        ("plans", tintype_plans::ALL),
         ("pipelines export", tintype_pipelines::export::ALL),
         ("server", tintype_server::error::ALL),
     ]

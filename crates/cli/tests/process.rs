@@ -50,7 +50,7 @@ fn start_env(data: &Path, role: &str, env: &[(&str, &str)]) -> (Child, String) {
 }
 
 fn create_key(data: &Path, tenant: &str) -> String {
-    let out = tintype(data).args(["keys", "create", "--tenant", tenant, "--plan", "pro"]).output().unwrap();
+    let out = tintype(data).args(["keys", "create", "--tenant", tenant, "--plan", "local"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert_eq!(stdout.lines().count(), 1, "the key alone on stdout: {stdout:?}");

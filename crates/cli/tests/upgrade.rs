@@ -95,7 +95,7 @@ async fn sqlite_database_from_release_0_1_upgrades_in_place() {
     })
     .await
     .unwrap();
-    let expected = [("catalog", 1), ("catalog", 2), ("library", 1), ("queue", 1), ("queue", 2)];
+    let expected = [("catalog", 1), ("catalog", 2), ("library", 1), ("queue", 1), ("queue", 2), ("queue", 3)];
     assert_eq!(tracked, expected.map(|(c, v)| (c.to_owned(), v)));
     check_upgraded(&db, &url).await;
 }
@@ -123,8 +123,16 @@ async fn postgres_database_from_release_0_1_upgrades_in_place() {
     .fetch_all(pg.pool())
     .await
     .unwrap();
-    let expected =
-        [("catalog", 1), ("catalog", 2), ("library", 1), ("queue", 1), ("queue", 2), ("queue", 3), ("queue", 4)];
+    let expected = [
+        ("catalog", 1),
+        ("catalog", 2),
+        ("library", 1),
+        ("queue", 1),
+        ("queue", 2),
+        ("queue", 3),
+        ("queue", 4),
+        ("queue", 5),
+    ];
     assert_eq!(tracked, expected.map(|(c, v)| (c.to_owned(), v)));
     check_upgraded(&db, &url).await;
 }

@@ -6,7 +6,8 @@
 //! schema, for OpenAPI), validates a submission with the tenant in hand and may look
 //! things up ([`Submit`]: another tenant's upload is refused here, with a 404-class code,
 //! not failed later in a worker), says how long its artifacts and their links live
-//! ([`Lifetimes`]) and applies the tenant's plan to the input.
+//! ([`Lifetimes`]), names the daily quota class an input counts against
+//! ([`QuotaClass`]) and applies the tenant's plan to the input.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -69,6 +70,23 @@ impl Coded for SubmitError {
     }
 }
 
+/// A daily quota class: what plans count per day (`[plans.free] daily`), and the code a
+/// tenant over it is refused with (402).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuotaClass {
+    /// The name plans use (`print_pack`, `export`, ...).
+    pub name: &'static str,
+    /// The refusal's code.
+    pub over: Code,
+}
+
+impl QuotaClass {
+    /// The class of a whole kind (its name), refused with `daily_quota_exceeded`.
+    pub const fn kind(kind: &'static str) -> QuotaClass {
+        QuotaClass { name: kind, over: tintype_plans::DAILY_QUOTA_EXCEEDED }
+    }
+}
+
 /// How long a kind's results live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Lifetimes {
@@ -109,7 +127,18 @@ pub trait JobSpec: Send + Sync + 'static {
 
     /// Applies the tenant's plan to a valid input before it is queued (e.g. the free
     /// plan's watermark). The default changes nothing.
-    fn apply_plan(&self, _input: &mut serde_json::Value, _plan: &str) {}
+    fn apply_plan(&self, _input: &mut serde_json::Value, _plan: &tintype_plans::Plan) {}
+
+    /// The daily quota class a valid input counts against: by default the kind itself.
+    fn quota_class(&self, _input: &serde_json::Value) -> QuotaClass {
+        QuotaClass::kind(self.kind())
+    }
+
+    /// Every class [`quota_class`](JobSpec::quota_class) may answer (plans' config is
+    /// checked against them).
+    fn quota_classes(&self) -> Vec<QuotaClass> {
+        vec![QuotaClass::kind(self.kind())]
+    }
 
     /// How long results live.
     fn lifetimes(&self) -> Lifetimes {
@@ -151,6 +180,14 @@ impl Kinds {
     /// Every spec, by name.
     pub fn iter(&self) -> impl Iterator<Item = &Arc<dyn JobSpec>> + '_ {
         self.specs.values()
+    }
+
+    /// Every quota class of every kind, sorted by name.
+    pub fn quota_classes(&self) -> Vec<QuotaClass> {
+        let mut all: Vec<QuotaClass> = self.specs.values().flat_map(|s| s.quota_classes()).collect();
+        all.sort_by_key(|c| c.name);
+        all.dedup_by_key(|c| c.name);
+        all
     }
 }
 

@@ -15,7 +15,7 @@ use tokio::sync::broadcast;
 use crate::error::QueueError;
 use crate::model::{
     Claimed, Control, Enqueued, Job, JobEvent, JobFailure, JobFilter, JobId, JobOutput, JobPage, Lease, NewJob,
-    Progress, QueueCount,
+    Progress, QueueCount, TenantUsage,
 };
 
 /// Result of every engine call.
@@ -35,6 +35,9 @@ pub trait Engine: Send + Sync + 'static {
     /// Jobs queued and running, per queue (back-pressure, metrics); queues with none are
     /// absent. Sorted by queue, then state.
     async fn counts(&self) -> Result<Vec<QueueCount>>;
+
+    /// A tenant's active jobs and its daily quota counts today (the engine's clock).
+    async fn usage(&self, tenant: &str) -> Result<TenantUsage>;
 
     /// Leases up to `limit` claimable jobs (state queued, `run_at` due) from `queues`,
     /// highest priority first, then oldest `run_at`, then id. Each claim increments the

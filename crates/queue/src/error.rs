@@ -42,6 +42,14 @@ pub enum QueueError {
         /// The cap.
         limit: u32,
     },
+    /// The tenant's daily quota of a class is spent for today (UTC).
+    #[error("the daily quota of {limit} {class} jobs is used up for today")]
+    QuotaExceeded {
+        /// The quota class.
+        class: String,
+        /// Its daily limit.
+        limit: u64,
+    },
     /// Bad arguments (empty kind, unknown state name, names too long, ...).
     #[error("invalid: {0}")]
     Invalid(String),
@@ -64,6 +72,7 @@ impl Coded for QueueError {
             QueueError::IdempotencyConflict => IDEMPOTENCY_CONFLICT,
             QueueError::InvalidState(_) => INVALID_STATE,
             QueueError::TooManyActive { .. } => TOO_MANY_ACTIVE_JOBS,
+            QueueError::QuotaExceeded { .. } => tintype_plans::DAILY_QUOTA_EXCEEDED,
             QueueError::Invalid(_) => tintype_codes::common::INVALID_INPUT,
             QueueError::Db(e) => e.code(),
         }

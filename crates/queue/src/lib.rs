@@ -34,12 +34,14 @@ pub static MIGRATIONS: Component = Component {
     sqlite: &[
         Step { version: 1, name: "jobs", sql: include_str!("../migrations/sqlite/0001_init.sql") },
         Step { version: 2, name: "active jobs", sql: include_str!("../migrations/sqlite/0002_active_jobs.sql") },
+        Step { version: 3, name: "quotas", sql: include_str!("../migrations/sqlite/0003_quotas.sql") },
     ],
     postgres: &[
         Step { version: 1, name: "jobs", sql: include_str!("../migrations/postgres/0001_init.sql") },
         Step { version: 2, name: "claim plan", sql: include_str!("../migrations/postgres/0002_claim_plan.sql") },
         Step { version: 3, name: "active jobs", sql: include_str!("../migrations/postgres/0003_active_jobs.sql") },
         Step { version: 4, name: "claim kinds", sql: include_str!("../migrations/postgres/0004_claim_kinds.sql") },
+        Step { version: 5, name: "quotas", sql: include_str!("../migrations/postgres/0005_quotas.sql") },
     ],
     // Release 0.1's migrations 1 and 2 (its 1 also made the catalog's tables).
     legacy: &[(1, 1), (2, 2)],

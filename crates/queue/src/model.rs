@@ -139,6 +139,10 @@ pub struct JobFailure {
     pub step: Option<String>,
     /// Whether the failure may succeed on another attempt.
     pub retryable: bool,
+    /// The server's fault (a dependency down, a bug), not the input's: a job that fails
+    /// for good this way gives back the daily quota it was counted against. Not stored.
+    #[serde(default, skip_serializing)]
+    pub server_fault: bool,
 }
 
 /// A stored job.
@@ -232,14 +236,43 @@ pub struct NewJob {
 }
 
 /// Rules `enqueue` checks atomically with the insert, so that concurrent submissions
-/// cannot slip past a cap together. An idempotent replay (same key, same body) returns
-/// the existing job without being counted again. Room is left here for the plans'
-/// daily quota counters.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// cannot slip past a cap or a quota together. An idempotent replay (same key, same
+/// body) returns the existing job without being counted again.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Admission {
     /// At most this many of the tenant's jobs queued or running at once, the new one
     /// included; more is refused with `TooManyActive`.
     pub max_active: Option<u32>,
+    /// A daily quota the job counts against (the UTC day of the engine's clock); when it
+    /// is spent, `QuotaExceeded` and nothing is enqueued.
+    pub daily: Option<DailyQuota>,
+}
+
+impl Admission {
+    /// Whether anything is checked.
+    pub fn is_empty(&self) -> bool {
+        self.max_active.is_none() && self.daily.is_none()
+    }
+}
+
+/// One daily quota: at most `limit` jobs of `class` per tenant per UTC day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DailyQuota {
+    /// The quota class (`print_pack`, `export`, ...).
+    pub class: String,
+    /// Jobs a day.
+    pub limit: u64,
+}
+
+/// What a tenant has used: its active jobs, and its daily counts on `day`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantUsage {
+    /// The UTC day the counts are of (`2026-12-02`).
+    pub day: String,
+    /// Jobs queued or running.
+    pub active: u64,
+    /// Jobs counted today by quota class (classes without a count are absent).
+    pub daily: std::collections::BTreeMap<String, u64>,
 }
 
 /// How many jobs one queue holds in one (active) state.

@@ -40,7 +40,7 @@ impl FromRequestParts<AppState> for Tenant {
         let unauthorized = |code, detail: &str| ApiError::new(code, detail);
         let Some(value) = parts.headers.get(AUTHORIZATION) else {
             if state.config.allow_open && !state.catalog.has_api_keys().await? {
-                return Ok(Tenant { id: OPEN_TENANT.into(), plan: "pro".into() });
+                return Ok(Tenant { id: OPEN_TENANT.into(), plan: tintype_plans::LOCAL.into() });
             }
             return Err(unauthorized(MISSING_API_KEY, "send Authorization: Bearer <api key>"));
         };

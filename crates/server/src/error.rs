@@ -98,13 +98,18 @@ pub fn status_of(kind: ErrorKind) -> StatusCode {
     }
 }
 
-/// An error as the API reports it: a stable code and a detail.
+/// An error as the API reports it: a stable code and a detail, and for some refusals
+/// more members (a quota's counts and upgrade link) and headers (`Retry-After`).
 #[derive(Debug, Clone)]
 pub struct ApiError {
     /// Stable machine-readable code; its kind decides the status.
     pub code: Code,
     /// Human-readable detail (generic for 5xx).
     pub detail: String,
+    /// Members beside the standard ones.
+    pub extra: serde_json::Map<String, serde_json::Value>,
+    /// Headers of the answer.
+    pub headers: Vec<(header::HeaderName, HeaderValue)>,
 }
 
 impl ApiError {
@@ -114,9 +119,33 @@ impl ApiError {
         if status_of(code.kind()).is_server_error() {
             tracing::error!(%code, %detail, "request failed");
             let detail = "internal error; see the server log for this request id".to_owned();
-            return Self { code, detail };
+            return Self::plain(code, detail);
         }
-        Self { code, detail }
+        Self::plain(code, detail)
+    }
+
+    fn plain(code: Code, detail: String) -> Self {
+        Self { code, detail, extra: serde_json::Map::new(), headers: Vec::new() }
+    }
+
+    /// A refusal the server means (back-pressure: "busy, retry in 2 s"), shown with its
+    /// detail even when its status is a 5xx.
+    pub fn busy(code: Code, detail: impl Into<String>) -> Self {
+        Self::plain(code, detail.into())
+    }
+
+    /// Adds a member to the problem body.
+    pub fn with(mut self, key: &str, value: serde_json::Value) -> Self {
+        self.extra.insert(key.to_owned(), value);
+        self
+    }
+
+    /// Adds a header to the answer.
+    pub fn header(mut self, name: header::HeaderName, value: impl std::fmt::Display) -> Self {
+        if let Ok(v) = HeaderValue::from_str(&value.to_string()) {
+            self.headers.push((name, v));
+        }
+        self
     }
 
     /// Any coded error, its message as the detail.
@@ -148,9 +177,13 @@ impl ApiError {
             "code": self.code,
         });
         if let Some(members) = body.as_object_mut() {
+            members.extend(self.extra);
             members.extend(extra);
         }
         let mut res = (status, Json(body)).into_response();
+        for (name, value) in self.headers {
+            res.headers_mut().insert(name, value);
+        }
         res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
         if status == StatusCode::UNAUTHORIZED {
             res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

@@ -6,6 +6,7 @@
 //! events ([`routes::events`]), signed blob links ([`routes::blobs`]), health
 //! ([`routes::health`]).
 
+mod admission;
 pub mod auth;
 pub mod connections;
 pub mod error;
@@ -92,11 +93,19 @@ pub struct AppState {
     pub kinds: Arc<Kinds>,
     /// Signs links to blobs the store cannot presign.
     pub signer: Arc<UrlSigner>,
+    /// Every plan of the deployment (what each tenant may do).
+    pub plans: Arc<tintype_plans::Plans>,
     /// Settings.
     pub config: Arc<ServerConfig>,
 }
 
 impl AppState {
+    /// The largest upload the tenant may make: the server's limit, within its plan's.
+    pub fn upload_limit(&self, tenant: &Tenant) -> u64 {
+        let plan = self.plans.get(&tenant.plan).and_then(|p| p.max_upload_bytes.get());
+        plan.map_or(self.config.max_upload_bytes, |p| p.min(self.config.max_upload_bytes))
+    }
+
     /// How long signed links to a kind's artifacts last.
     pub fn link_ttl(&self, kind: &str) -> Duration {
         self.kinds.get(kind).ok().and_then(|s| s.lifetimes().links).unwrap_or(self.config.download_ttl)

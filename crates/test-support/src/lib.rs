@@ -42,6 +42,8 @@ pub struct TestOptions {
     pub sections: Sections,
     /// The blob store (default: a local store in the app's temp dir).
     pub blobs: Option<Arc<dyn BlobStore>>,
+    /// The plans (default: the built-in ones).
+    pub plans: tintype_plans::Plans,
 }
 
 impl Default for TestOptions {
@@ -54,6 +56,7 @@ impl Default for TestOptions {
             engine: EngineConfig::default(),
             sections: Sections::default(),
             blobs: None,
+            plans: tintype_plans::Plans::default(),
         }
     }
 }
@@ -115,7 +118,9 @@ impl TestApp {
             worker: opts.worker_config,
             sweeper: SweeperConfig::default(),
             extra: opts.extra,
+            plans: opts.plans,
         };
+        assembly.check_plans().expect("the test's plans are valid");
         let shutdown = CancellationToken::new();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
@@ -148,9 +153,11 @@ impl TestApp {
             .expect("the worker starts");
     }
 
-    /// Creates an API key for `tenant` (plan `pro`) and returns the secret.
+    /// Creates an API key for `tenant` on the `local` plan (no limits, every kind: the
+    /// diagnostic `sleep` and `noop` the tests use) and returns the secret. Tests of a
+    /// plan's rules use [`create_key_on`](Self::create_key_on).
     pub async fn create_key(&self, tenant: &str) -> String {
-        self.create_key_on(tenant, "pro").await
+        self.create_key_on(tenant, tintype_plans::LOCAL).await
     }
 
     /// Creates an API key for `tenant` on `plan` and returns the secret.

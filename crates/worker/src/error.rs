@@ -58,6 +58,15 @@ impl JobError {
     pub fn is_cancelled(&self) -> bool {
         self.code == CANCELLED
     }
+
+    /// Whether the server is to blame rather than the input: a failure that might pass
+    /// (a dependency down, a timeout) or a bug. A job failed this way gives its daily
+    /// quota back.
+    pub fn is_server_fault(&self) -> bool {
+        use tintype_codes::ErrorKind;
+        self.retryable
+            || matches!(self.code.kind(), ErrorKind::Unavailable | ErrorKind::Internal | ErrorKind::RateLimited)
+    }
 }
 
 impl fmt::Display for JobError {

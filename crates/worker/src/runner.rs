@@ -377,8 +377,13 @@ impl JobRun {
                 self.engine.finish_cancelled(lease).await.map(|_| "cancelled")
             }
             Ending::Done(Err(e), step) => {
-                let failure =
-                    JobFailure { code: e.code.to_string(), message: e.message.clone(), step, retryable: e.retryable };
+                let failure = JobFailure {
+                    code: e.code.to_string(),
+                    message: e.message.clone(),
+                    step,
+                    retryable: e.retryable,
+                    server_fault: e.is_server_fault(),
+                };
                 match self.engine.fail(lease, failure).await {
                     Ok(job) if job.state == JobState::Failed => {
                         self.remove_artifacts(claim).await;

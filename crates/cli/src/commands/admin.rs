@@ -17,7 +17,7 @@ pub(crate) enum KeysCommand {
         /// Tenant the key acts for.
         #[arg(long)]
         tenant: String,
-        /// Plan (free, pro, ...).
+        /// Plan: one of the configured plans (`[plans.<name>]`; built in: free, pro, local).
         #[arg(long, default_value = "free")]
         plan: String,
         /// Label to recognise the key by.
@@ -82,6 +82,9 @@ pub(crate) async fn keys(config: &Config, cmd: KeysCommand) -> anyhow::Result<()
         KeysCommand::Create { tenant, plan, label } => {
             if !valid_tenant(&tenant) {
                 bail!("--tenant: use 1-64 characters of a-z, 0-9, '-' and '_'");
+            }
+            if config.plans.get(&plan).is_none() {
+                bail!("--plan: {}", config.plans.unknown(&plan));
             }
             let secret = tintype_server::auth::generate_key();
             let key = NewApiKey { tenant, plan, key_hash: tintype_server::auth::hash_key(&secret), label };

@@ -181,7 +181,7 @@ impl Local {
         let (engine, catalog, library) = (backends.engine.clone(), backends.catalog.clone(), backends.library.clone());
         let kinds = self.assembly.kinds();
         let spec = kinds.get(kind)?;
-        let submit = Submit { tenant: "local", plan: "pro", catalog: &*catalog, library: &*library };
+        let submit = Submit { tenant: "local", plan: tintype_plans::LOCAL, catalog: &*catalog, library: &*library };
         if let Err(why) = spec.validate(&mut input, submit).await {
             return Err(JobFailed { kind: kind.into(), code: why.code.name().into(), message: why.message }.into());
         }

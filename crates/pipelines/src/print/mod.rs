@@ -53,9 +53,6 @@ tintype_codes::codes! {
     ZIP_FAILED = ("zip_failed", Unavailable);
 }
 
-/// The plan whose outputs are watermarked.
-pub const FREE_PLAN: &str = "free";
-
 /// Steps, in order (a pack repeats resizing, encoding and zipping for each group).
 pub const STEPS: &[&str] = &["fetching", "decoding", "resizing", "encoding", "zipping", "storing"];
 

@@ -7,10 +7,23 @@ use serde_json::json;
 use tintype_catalog::UPLOAD_NOT_FOUND;
 use tintype_imaging::Limits;
 use tintype_imaging::error::FILE_TOO_LARGE;
-use tintype_kinds::{JobSpec, Submit, SubmitError};
+use tintype_kinds::{JobSpec, QuotaClass, Submit, SubmitError};
 
-use super::input::Source;
-use super::{FREE_PLAN, KIND, STEPS, parse};
+use super::input::{Mode, Source};
+use super::{KIND, STEPS, parse};
+
+tintype_codes::codes! {
+    /// The day's print packs of the plan are made (SnapToSize's code; 402 with the
+    /// upgrade link).
+    FREE_BATCH_LIMIT = ("free_batch_limit", Quota);
+    /// The day's single sizes of the plan are made (SnapToSize's code).
+    FREE_QUICK_LIMIT = ("free_quick_limit", Quota);
+}
+
+/// A print pack (every size of the chosen groups) counts as `print_pack`.
+pub const PACK: QuotaClass = QuotaClass { name: "print_pack", over: FREE_BATCH_LIMIT };
+/// One size counts as `print_single`.
+pub const SINGLE: QuotaClass = QuotaClass { name: "print_single", over: FREE_QUICK_LIMIT };
 
 /// The `print` spec.
 #[derive(Debug, Clone)]
@@ -74,10 +87,22 @@ impl JobSpec for PrintSpec {
         Ok(())
     }
 
-    /// Free-plan outputs carry a visible watermark (SPEC §6).
-    fn apply_plan(&self, input: &mut serde_json::Value, plan: &str) {
-        if plan == FREE_PLAN {
+    /// A plan with `watermark` (the free plan's) marks every output (SPEC §6).
+    fn apply_plan(&self, input: &mut serde_json::Value, plan: &tintype_plans::Plan) {
+        if plan.watermark {
             input["watermark"] = json!(true);
         }
+    }
+
+    /// A pack or a single size.
+    fn quota_class(&self, input: &serde_json::Value) -> QuotaClass {
+        match parse(input).map(|p| p.mode) {
+            Ok(Mode::Single) => SINGLE,
+            _ => PACK,
+        }
+    }
+
+    fn quota_classes(&self) -> Vec<QuotaClass> {
+        vec![PACK, SINGLE]
     }
 }

@@ -1,14 +1,114 @@
-//! Conformance cases for admission (a cap on a tenant's active jobs, checked atomically
-//! with the insert) and for the per-queue counts back-pressure and metrics read.
+//! Conformance cases for admission (a cap on a tenant's active jobs and daily quotas,
+//! checked atomically with the insert) and for the per-queue counts back-pressure and
+//! metrics read.
 
 use std::sync::Arc;
 
 use super::{Fixture, LEASE, noop};
 use crate::error::QueueError;
-use crate::model::{Admission, JobState, NewJob, QueueCount};
+use crate::model::{Admission, DailyQuota, JobFailure, JobState, NewJob, QueueCount};
 
 fn capped(tenant: &str, cap: u32) -> NewJob {
-    NewJob { admission: Admission { max_active: Some(cap) }, ..noop(tenant) }
+    NewJob { admission: Admission { max_active: Some(cap), daily: None }, ..noop(tenant) }
+}
+
+fn quota(tenant: &str, class: &str, limit: u64) -> NewJob {
+    let daily = Some(DailyQuota { class: class.into(), limit });
+    NewJob { admission: Admission { max_active: None, daily }, ..noop(tenant) }
+}
+
+fn over_quota(r: &crate::engine::Result<crate::model::Enqueued>) -> bool {
+    matches!(r, Err(QueueError::QuotaExceeded { .. }))
+}
+
+/// A daily quota counts per tenant, class and UTC day; an idempotent replay is not
+/// counted again; a quota of 0 refuses at once; the next UTC day starts afresh; `usage`
+/// tells the counts.
+pub async fn daily_quota_counts_per_tenant_class_and_day(f: Fixture) {
+    let replay = NewJob { idempotency_key: Some("k".into()), ..quota("t1", "pack", 2) };
+    assert!(f.engine.enqueue(replay.clone()).await.unwrap().created);
+    assert!(!f.engine.enqueue(replay).await.unwrap().created, "a replay is not counted");
+    f.enqueue(quota("t1", "pack", 2)).await;
+    let over = f.engine.enqueue(quota("t1", "pack", 2)).await;
+    assert!(matches!(&over, Err(QueueError::QuotaExceeded { class, limit: 2 }) if class == "pack"), "{over:?}");
+    f.enqueue(quota("t1", "single", 3)).await;
+    f.enqueue(quota("t2", "pack", 2)).await;
+    assert!(over_quota(&f.engine.enqueue(quota("t3", "pack", 0)).await), "a zero quota refuses");
+    f.enqueue(noop("t1")).await;
+    let usage = f.engine.usage("t1").await.unwrap();
+    assert_eq!(usage.active, 4);
+    assert_eq!(usage.daily.into_iter().collect::<Vec<_>>(), [("pack".to_owned(), 2), ("single".to_owned(), 1)]);
+    assert!(f.engine.usage("t3").await.unwrap().daily.is_empty(), "a refusal counts nothing");
+
+    // The next UTC day counts afresh (the clock starts at a fixed instant; go to the
+    // next midnight and a little past it).
+    let now = f.clock().now();
+    let next = (now.date_naive() + chrono::Days::new(1)).and_hms_opt(0, 0, 1).unwrap().and_utc();
+    f.advance((next - now).to_std().unwrap());
+    let fresh = f.engine.usage("t1").await.unwrap();
+    assert!(fresh.daily.is_empty() && fresh.day != usage.day, "{fresh:?}");
+    f.enqueue(quota("t1", "pack", 2)).await;
+}
+
+/// Concurrent enqueues of one tenant against one quota: exactly the quota gets in.
+pub async fn daily_quota_holds_under_concurrency(f: Fixture) {
+    let engine = f.engine.clone();
+    let tries = (0..20).map(|_| {
+        let engine = Arc::clone(&engine);
+        tokio::spawn(async move { engine.enqueue(quota("t1", "pack", 1)).await })
+    });
+    let mut admitted = 0;
+    for t in tries {
+        match t.await.expect("task") {
+            Ok(done) => admitted += usize::from(done.created),
+            Err(QueueError::QuotaExceeded { limit: 1, .. }) => {}
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+    }
+    assert_eq!(admitted, 1, "exactly one got in");
+    assert_eq!(f.engine.usage("t1").await.unwrap().daily["pack"], 1);
+}
+
+/// A job that fails for good through the server's fault gives its quota back, once;
+/// one that fails on its input, succeeds or is rescued for another attempt does not; a
+/// job whose worker died on its last attempt does.
+pub async fn daily_quota_given_back_on_server_faults(f: Fixture) {
+    let failure =
+        |server_fault| JobFailure { code: "x".into(), message: "x".into(), step: None, retryable: false, server_fault };
+    let used = |f: &Fixture| {
+        let engine = f.engine.clone();
+        async move { engine.usage("t1").await.unwrap().daily.get("pack").copied().unwrap_or(0) }
+    };
+    let limit = 10;
+    f.enqueue(quota("t1", "pack", limit)).await;
+    let bad_input = f.claim_one("default").await;
+    f.engine.fail(&bad_input.lease, failure(false)).await.unwrap();
+    assert_eq!(used(&f).await, 1, "the input's fault keeps the count");
+
+    let broke = f.enqueue(quota("t1", "pack", limit)).await;
+    let claimed = f.claim_one("default").await;
+    assert_eq!(claimed.job.id, broke.id);
+    f.engine.fail(&claimed.lease, failure(true)).await.unwrap();
+    assert_eq!(used(&f).await, 1, "the server's fault gives it back");
+    // Retried and failed the same way again: it was given back already, nothing more.
+    f.engine.retry(Some("t1"), &broke.id).await.unwrap();
+    let again = f.claim_one("default").await;
+    f.engine.fail(&again.lease, failure(true)).await.unwrap();
+    assert_eq!(used(&f).await, 1, "given back once only");
+
+    // A worker that dies: rescued for another attempt keeps the count, on its last
+    // attempt gives it back.
+    let died = f.enqueue(NewJob { max_attempts: 2, ..quota("t1", "pack", limit) }).await;
+    assert_eq!(used(&f).await, 2);
+    for attempt in 1..=2 {
+        let claimed = f.claim_one("default").await;
+        assert_eq!(claimed.job.id, died.id);
+        f.advance(LEASE * 2);
+        f.engine.rescue_expired(f.clock().now()).await.unwrap();
+        let expect = if attempt == 1 { 2 } else { 1 };
+        assert_eq!(used(&f).await, expect, "after attempt {attempt}");
+    }
+    assert_eq!(f.job(&died).await.state, JobState::Failed);
 }
 
 /// Queued and running jobs count against the cap; finished ones and other tenants' do

@@ -12,7 +12,7 @@ fn lease_lost<T: std::fmt::Debug>(what: &str, got: Result<T, QueueError>) {
 }
 
 fn transient() -> JobFailure {
-    JobFailure { code: "io".into(), message: "disk hiccup".into(), step: None, retryable: true }
+    JobFailure { code: "io".into(), message: "disk hiccup".into(), step: None, retryable: true, server_fault: true }
 }
 
 /// After rescue and a new claim, the first worker's token is refused by every fenced

@@ -11,7 +11,14 @@ use crate::error::QueueError;
 use crate::model::{Artifact, Control, JobFailure, JobOutput, JobState, NewJob, Progress};
 
 fn failure(code: &str, step: Option<&str>, retryable: bool) -> JobFailure {
-    JobFailure { code: code.into(), message: format!("{code} happened"), step: step.map(String::from), retryable }
+    JobFailure {
+        code: code.into(),
+        message: format!("{code} happened"),
+        step: step.map(String::from),
+        retryable,
+        // Not stored: a failure read back says false.
+        server_fault: false,
+    }
 }
 
 fn invalid_state<T: std::fmt::Debug>(got: Result<T, QueueError>, state: JobState) {

@@ -10,7 +10,7 @@ use crate::admission;
 use crate::engine::Result;
 use crate::error::QueueError;
 use crate::listing;
-use crate::model::{Enqueued, Job, JobFilter, JobId, JobPage, JobState, NewJob, QueueCount};
+use crate::model::{Enqueued, Job, JobFilter, JobId, JobPage, JobState, NewJob, QueueCount, TenantUsage};
 use crate::rows as row;
 
 /// One idempotent insert; a request whose row did not come back reused a key: the stored
@@ -19,10 +19,11 @@ use crate::rows as row;
 /// inserts, so concurrent enqueues of one tenant (from any process) are admitted in turn.
 pub(super) async fn enqueue(engine: &PostgresEngine, new: NewJob) -> Result<Enqueued> {
     new.validate()?;
-    let Some(cap) = new.admission.max_active else {
+    if new.admission.is_empty() {
         let mut conn = engine.pool.acquire().await?;
-        return insert_or_replay(engine, &mut conn, &new).await;
-    };
+        return insert_or_replay(engine, &mut conn, &new, None).await;
+    }
+    let quota_day = new.admission.daily.as_ref().map(|_| tintype_plans::quota_day(engine.config.clock.now()).0);
     let mut tx = engine.pool.begin().await?;
     sqlx::query("SELECT pg_advisory_xact_lock(hashtext('tintype_admit'), hashtext($1))")
         .bind(&new.tenant)
@@ -31,20 +32,41 @@ pub(super) async fn enqueue(engine: &PostgresEngine, new: NewJob) -> Result<Enqu
     if let Some(replay) = replayed(&mut tx, &new).await? {
         return Ok(replay);
     }
-    let active: i64 = sqlx::query_scalar(admission::ACTIVE).bind(&new.tenant).fetch_one(&mut *tx).await?;
-    admission::check(active, cap)?;
-    let done = insert_or_replay(engine, &mut tx, &new).await?;
+    if let Some(cap) = new.admission.max_active {
+        let active: i64 = sqlx::query_scalar(admission::ACTIVE).bind(&new.tenant).fetch_one(&mut *tx).await?;
+        admission::check(active, cap)?;
+    }
+    if let (Some(quota), Some(day)) = (&new.admission.daily, &quota_day) {
+        admission::check_quota(quota)?;
+        let taken: Option<i64> = sqlx::query_scalar(admission::TAKE)
+            .bind(&new.tenant)
+            .bind(day)
+            .bind(&quota.class)
+            .bind(i64::try_from(quota.limit).unwrap_or(i64::MAX))
+            .fetch_optional(&mut *tx)
+            .await?;
+        taken.ok_or_else(|| admission::refused(quota))?;
+    }
+    let done = insert_or_replay(engine, &mut tx, &new, quota_day.as_deref()).await?;
     tx.commit().await?;
     Ok(done)
 }
 
-async fn insert_or_replay(engine: &PostgresEngine, conn: &mut PgConnection, new: &NewJob) -> Result<Enqueued> {
+/// The insert (or the replay of an earlier one with the key); `quota_day` is the day the
+/// job was counted against its daily quota on, if it was.
+async fn insert_or_replay(
+    engine: &PostgresEngine,
+    conn: &mut PgConnection,
+    new: &NewJob,
+    quota_day: Option<&str>,
+) -> Result<Enqueued> {
     let now = ms(engine.config.clock.now());
+    let quota_class = quota_day.and(new.admission.daily.as_ref()).map(|q| q.class.as_str());
     let inserted = sqlx::query(
         "INSERT INTO jobs (id, tenant, kind, queue, priority, state, progress, attempt, max_attempts,
             run_at, cancel_requested, idempotency_key, fingerprint, input, correlation_id,
-            artifact_ttl_ms, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, 'queued', 0, 0, $6, $7, false, $8, $9, $10, $11, $12, $13, $13)
+            artifact_ttl_ms, created_at, updated_at, quota_class, quota_day)
+         VALUES ($1, $2, $3, $4, $5, 'queued', 0, 0, $6, $7, false, $8, $9, $10, $11, $12, $13, $13, $14, $15)
          ON CONFLICT (tenant, idempotency_key) DO NOTHING
          RETURNING *",
     )
@@ -61,6 +83,8 @@ async fn insert_or_replay(engine: &PostgresEngine, conn: &mut PgConnection, new:
     .bind(&new.correlation_id)
     .bind(new.artifact_ttl.map(duration_ms))
     .bind(now)
+    .bind(quota_class)
+    .bind(quota_day)
     .fetch_optional(&mut *conn)
     .await?;
     if let Some(inserted) = inserted {
@@ -86,6 +110,23 @@ async fn replayed(conn: &mut PgConnection, new: &NewJob) -> Result<Option<Enqueu
         return Err(QueueError::IdempotencyConflict);
     }
     Ok(Some(Enqueued { job: row::job(&stored)?, created: false }))
+}
+
+pub(super) async fn usage(engine: &PostgresEngine, tenant: &str) -> Result<TenantUsage> {
+    let day = tintype_plans::quota_day(engine.config.clock.now()).0;
+    let active: i64 = sqlx::query_scalar(admission::ACTIVE).bind(tenant).fetch_one(&engine.pool).await?;
+    let rows: Vec<(String, i64)> =
+        sqlx::query_as(admission::USED).bind(tenant).bind(&day).fetch_all(&engine.pool).await?;
+    let daily = rows.into_iter().map(|(class, used)| (class, used.max(0) as u64)).collect();
+    Ok(TenantUsage { day, active: active.max(0) as u64, daily })
+}
+
+/// Gives back the daily quota job `id` was counted against, once (in the caller's
+/// transaction).
+pub(super) async fn give_back(conn: &mut PgConnection, id: &str) -> Result<()> {
+    sqlx::query(admission::GIVE_BACK).bind(id).execute(&mut *conn).await?;
+    sqlx::query(admission::FORGET).bind(id).execute(&mut *conn).await?;
+    Ok(())
 }
 
 pub(super) async fn counts(engine: &PostgresEngine) -> Result<Vec<QueueCount>> {
@@ -182,6 +223,9 @@ pub(super) async fn list(engine: &PostgresEngine, filter: &JobFilter) -> Result<
 pub(super) async fn rescue_expired(engine: &PostgresEngine, now: DateTime<Utc>) -> Result<Vec<JobId>> {
     // One set-based, state-guarded statement: under READ COMMITTED a concurrent sweeper
     // waits for this one's row locks, re-checks `state = 'running'` and finds nothing.
+    // A job failed this way failed through the server's fault (its worker died): it gives
+    // its daily quota back, in the same transaction.
+    let mut tx = engine.pool.begin().await?;
     let rows = sqlx::query(
         "UPDATE jobs SET
             state = CASE WHEN cancel_requested THEN 'cancelled'
@@ -197,13 +241,23 @@ pub(super) async fn rescue_expired(engine: &PostgresEngine, now: DateTime<Utc>) 
                          END,
             lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL, updated_at = $1
          WHERE state = 'running' AND lease_expires_at < $1
-         RETURNING id",
+         RETURNING id, state",
     )
     .bind(ms(now))
     .bind(crate::error::LEASE_EXPIRED.name())
-    .fetch_all(&engine.pool)
+    .fetch_all(&mut *tx)
     .await?;
-    rows.iter().map(|r| Ok(JobId(r.try_get("id")?))).collect()
+    let mut ids = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let id: String = r.try_get("id")?;
+        let state: String = r.try_get("state")?;
+        if state == "failed" {
+            give_back(&mut tx, &id).await?;
+        }
+        ids.push(JobId(id));
+    }
+    tx.commit().await?;
+    Ok(ids)
 }
 
 pub(super) async fn due_for_expiry(engine: &PostgresEngine, now: DateTime<Utc>, limit: u32) -> Result<Vec<Job>> {

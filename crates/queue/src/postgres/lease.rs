@@ -153,6 +153,10 @@ pub(super) async fn fail(engine: &PostgresEngine, lease: &Lease, mut failure: Jo
     .bind(ms(now))
     .fetch_optional(&mut *tx)
     .await?;
+    // Failed for good through the server's fault: the daily quota goes back.
+    if state == "failed" && failure.server_fault && updated.is_some() {
+        super::jobs::give_back(&mut tx, lease.job_id.as_str()).await?;
+    }
     tx.commit().await?;
     fenced(updated)
 }

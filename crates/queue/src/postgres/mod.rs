@@ -36,7 +36,7 @@ use crate::engine::{Engine, Result};
 use crate::error::QueueError;
 use crate::model::{
     Claimed, Control, Enqueued, Job, JobEvent, JobFailure, JobFilter, JobId, JobOutput, JobPage, Lease, NewJob,
-    Progress, QueueCount,
+    Progress, QueueCount, TenantUsage,
 };
 use tintype_db::Clock;
 
@@ -117,6 +117,10 @@ impl Engine for PostgresEngine {
 
     async fn counts(&self) -> Result<Vec<QueueCount>> {
         jobs::counts(self).await
+    }
+
+    async fn usage(&self, tenant: &str) -> Result<TenantUsage> {
+        jobs::usage(self, tenant).await
     }
 
     async fn claim_kinds(

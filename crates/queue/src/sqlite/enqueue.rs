@@ -3,9 +3,10 @@
 //! (see [`super::combine`]). A request whose row did not come back reused a key: the
 //! stored job is returned if its fingerprint matches, else `IdempotencyConflict`.
 //!
-//! An enqueue with an admission cap is not combined: it takes the writer for one
-//! `BEGIN IMMEDIATE` transaction (so processes sharing the file cannot interleave) that
-//! replays an idempotent request, counts the tenant's active jobs and inserts.
+//! An enqueue with an admission cap or a daily quota is not combined: it takes the
+//! writer for one `BEGIN IMMEDIATE` transaction (so processes sharing the file cannot
+//! interleave) that replays an idempotent request, counts the tenant's active jobs,
+//! takes one of the quota and inserts.
 
 use std::collections::HashMap;
 
@@ -18,7 +19,7 @@ use super::{SqliteEngine, duration_ms, ms};
 use crate::admission;
 use crate::engine::Result;
 use crate::error::QueueError;
-use crate::model::{Enqueued, Job, JobId, NewJob};
+use crate::model::{Admission, Enqueued, Job, JobId, NewJob};
 use crate::rows as row;
 
 /// One job to insert, as the batch statement reads it from a JSON array.
@@ -38,28 +39,32 @@ pub(super) struct NewRow {
     correlation_id: Option<String>,
     artifact_ttl_ms: Option<i64>,
     created_at: i64,
+    /// The daily quota class and day the job is counted against.
+    quota_class: Option<String>,
+    quota_day: Option<String>,
 }
 
 const INSERT: &str = "INSERT INTO jobs (id, tenant, kind, queue, priority, state, progress,
         attempt, max_attempts, run_at, cancel_requested, idempotency_key, fingerprint, input,
-        correlation_id, artifact_ttl_ms, created_at, updated_at)
+        correlation_id, artifact_ttl_ms, created_at, updated_at, quota_class, quota_day)
     SELECT json_extract(value, '$.id'), json_extract(value, '$.tenant'),
         json_extract(value, '$.kind'), json_extract(value, '$.queue'),
         json_extract(value, '$.priority'), 'queued', 0, 0, json_extract(value, '$.max_attempts'),
         json_extract(value, '$.run_at'), 0, json_extract(value, '$.idempotency_key'),
         json_extract(value, '$.fingerprint'), json_extract(value, '$.input'),
         json_extract(value, '$.correlation_id'), json_extract(value, '$.artifact_ttl_ms'),
-        json_extract(value, '$.created_at'), json_extract(value, '$.created_at')
+        json_extract(value, '$.created_at'), json_extract(value, '$.created_at'),
+        json_extract(value, '$.quota_class'), json_extract(value, '$.quota_day')
     FROM json_each(?1) WHERE true
     ON CONFLICT (tenant, idempotency_key) DO NOTHING
     RETURNING *";
 
 pub(super) async fn enqueue(engine: &SqliteEngine, new: NewJob) -> Result<Enqueued> {
     new.validate()?;
-    let cap = new.admission.max_active;
+    let admission = new.admission.clone();
     let request = new_row(engine, new)?;
-    if let Some(cap) = cap {
-        return admitted(engine, request, cap).await;
+    if !admission.is_empty() {
+        return admitted(engine, request, &admission).await;
     }
     let mut rx = engine.enqueues.push(request);
     tokio::select! {
@@ -76,15 +81,29 @@ pub(super) async fn enqueue(engine: &SqliteEngine, new: NewJob) -> Result<Enqueu
     combine::outcome(rx.await)
 }
 
-/// One enqueue under a cap on the tenant's active jobs, in one immediate transaction.
-async fn admitted(engine: &SqliteEngine, request: NewRow, cap: u32) -> Result<Enqueued> {
+/// One enqueue under a cap on the tenant's active jobs or a daily quota, in one
+/// immediate transaction.
+async fn admitted(engine: &SqliteEngine, request: NewRow, rules: &Admission) -> Result<Enqueued> {
     let mut conn = engine.writer().await?;
     let mut tx = sqlx::Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE").await?;
     if let Some(replay) = replayed(&mut tx, &request).await? {
         return Ok(replay);
     }
-    let active: i64 = sqlx::query_scalar(admission::ACTIVE).bind(&request.tenant).fetch_one(&mut *tx).await?;
-    admission::check(active, cap)?;
+    if let Some(cap) = rules.max_active {
+        let active: i64 = sqlx::query_scalar(admission::ACTIVE).bind(&request.tenant).fetch_one(&mut *tx).await?;
+        admission::check(active, cap)?;
+    }
+    if let (Some(quota), Some(day)) = (&rules.daily, &request.quota_day) {
+        admission::check_quota(quota)?;
+        let taken: Option<i64> = sqlx::query_scalar(admission::TAKE)
+            .bind(&request.tenant)
+            .bind(day)
+            .bind(&quota.class)
+            .bind(i64::try_from(quota.limit).unwrap_or(i64::MAX))
+            .fetch_optional(&mut *tx)
+            .await?;
+        taken.ok_or_else(|| admission::refused(quota))?;
+    }
     let mut inserted = insert(&mut tx, &[&request]).await?;
     tx.commit().await?;
     let job = inserted.remove(&request.id).ok_or_else(|| QueueError::corrupt("an admitted insert returned nothing"))?;
@@ -94,8 +113,12 @@ async fn admitted(engine: &SqliteEngine, request: NewRow, cap: u32) -> Result<En
 
 /// The row an enqueue inserts.
 fn new_row(engine: &SqliteEngine, new: NewJob) -> Result<NewRow> {
-    let now = ms(engine.config.clock.now());
+    let now = engine.config.clock.now();
+    let quota_day = new.admission.daily.as_ref().map(|_| tintype_plans::quota_day(now).0);
+    let now = ms(now);
     Ok(NewRow {
+        quota_class: new.admission.daily.as_ref().map(|q| q.class.clone()),
+        quota_day,
         id: JobId::new().0,
         fingerprint: new.fingerprint(),
         input: row::to_json(&new.input)?,

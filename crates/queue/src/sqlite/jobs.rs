@@ -7,10 +7,11 @@ use sqlx::Executor;
 use sqlx::sqlite::{Sqlite, SqliteConnection};
 
 use super::{SqliteEngine, ms};
+use crate::admission;
 use crate::engine::Result;
 use crate::error::QueueError;
 use crate::listing;
-use crate::model::{Job, JobFilter, JobId, JobPage, JobState, QueueCount};
+use crate::model::{Job, JobFilter, JobId, JobPage, JobState, QueueCount, TenantUsage};
 use crate::rows::{self as row, COUNTS};
 
 pub(super) async fn cancel(engine: &SqliteEngine, tenant: Option<&str>, id: &JobId) -> Result<Job> {
@@ -116,6 +117,10 @@ pub(super) async fn list(engine: &SqliteEngine, filter: &JobFilter) -> Result<Jo
 
 pub(super) async fn rescue_expired(engine: &SqliteEngine, now: DateTime<Utc>) -> Result<Vec<JobId>> {
     // One set-based, state-guarded statement: a concurrent sweeper finds nothing left.
+    // A job failed this way failed through the server's fault (its worker died): it gives
+    // its daily quota back, in the same transaction.
+    let mut conn = engine.writer().await?;
+    let mut tx = sqlx::Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE").await?;
     let rows = sqlx::query(
         "UPDATE jobs SET
             state = CASE WHEN cancel_requested THEN 'cancelled'
@@ -138,11 +143,15 @@ pub(super) async fn rescue_expired(engine: &SqliteEngine, now: DateTime<Utc>) ->
     )
     .bind(ms(now))
     .bind(crate::error::LEASE_EXPIRED.name())
-    .fetch_all(&mut *engine.writer().await?)
+    .fetch_all(&mut *tx)
     .await?;
-    let mut ids = Vec::with_capacity(rows.len());
-    for rescued in &rows {
-        let job = row::job(rescued)?;
+    let jobs = rows.iter().map(row::job).collect::<Result<Vec<Job>>>()?;
+    for job in jobs.iter().filter(|j| j.state == JobState::Failed) {
+        give_back(&mut tx, job.id.as_str()).await?;
+    }
+    tx.commit().await?;
+    let mut ids = Vec::with_capacity(jobs.len());
+    for job in jobs {
         engine.publish(&job);
         ids.push(job.id);
     }
@@ -159,6 +168,23 @@ pub(super) async fn due_for_expiry(engine: &SqliteEngine, now: DateTime<Utc>, li
     .fetch_all(engine.reader())
     .await?;
     rows.iter().map(row::job).collect()
+}
+
+pub(super) async fn usage(engine: &SqliteEngine, tenant: &str) -> Result<TenantUsage> {
+    let day = tintype_plans::quota_day(engine.config.clock.now()).0;
+    let active: i64 = sqlx::query_scalar(admission::ACTIVE).bind(tenant).fetch_one(engine.reader()).await?;
+    let rows: Vec<(String, i64)> =
+        sqlx::query_as(admission::USED).bind(tenant).bind(&day).fetch_all(engine.reader()).await?;
+    let daily = rows.into_iter().map(|(class, used)| (class, used.max(0) as u64)).collect();
+    Ok(TenantUsage { day, active: active.max(0) as u64, daily })
+}
+
+/// Gives back the daily quota job `id` was counted against, once (in the caller's
+/// transaction).
+pub(super) async fn give_back(conn: &mut sqlx::SqliteConnection, id: &str) -> Result<()> {
+    sqlx::query(admission::GIVE_BACK).bind(id).execute(&mut *conn).await?;
+    sqlx::query(admission::FORGET).bind(id).execute(&mut *conn).await?;
+    Ok(())
 }
 
 pub(super) async fn counts(engine: &SqliteEngine) -> Result<Vec<QueueCount>> {

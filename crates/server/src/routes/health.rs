@@ -42,6 +42,6 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     let down: Vec<&str> = [&engine, &blobs].into_iter().filter_map(|r| r.as_ref().err().map(|e| e.0)).collect();
     // Built directly, not through `ApiError::new`: this detail names no internals, so it
     // is not hidden, and each part's failure is logged above.
-    let problem = ApiError { code: NOT_READY, detail: format!("not ready: {} down", down.join(" and ")) };
+    let problem = ApiError::busy(NOT_READY, format!("not ready: {} down", down.join(" and ")));
     problem.into_response_with(serde_json::Map::from_iter([("checks".to_owned(), checks)]))
 }

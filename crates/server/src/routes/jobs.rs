@@ -10,14 +10,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::json;
-use tintype_queue::{Enqueued, JobFilter, JobId, JobState, NewJob, QueueError};
+use tintype_queue::{Admission, DailyQuota, Enqueued, JobFilter, JobId, JobState, NewJob, QueueError};
 
 use crate::error::{
     ARTIFACT_NOT_FOUND, ARTIFACTS_EXPIRED, ApiError, INVALID_HEADER, INVALID_IDEMPOTENCY_KEY, INVALID_PRIORITY,
     INVALID_QUERY, INVALID_QUEUE, JOB_FINISHED, JOB_NOT_FINISHED, LINK_FAILED, MULTIPLE_ARTIFACTS, NOT_RETRYABLE,
 };
 use crate::views::{JobView, base_url, signed_link};
-use crate::{AppState, REQUEST_ID, Tenant};
+use crate::{AppState, REQUEST_ID, Tenant, admission};
 use tintype_kinds::Submit;
 
 pub use tintype_queue::QUEUES;
@@ -88,17 +88,20 @@ pub(crate) struct Order {
 /// Validates an order through its kind's spec (and the tenant's plan) and enqueues it.
 pub(crate) async fn submit(state: &AppState, tenant: &Tenant, order: Order) -> Result<Enqueued, ApiError> {
     let spec = state.kinds.get(&order.kind)?;
+    let plan = admission::plan_of(state, tenant)?;
+    if !(-1000..=1000).contains(&order.priority) {
+        return Err(ApiError::new(INVALID_PRIORITY, "priority must be between -1000 and 1000"));
+    }
+    admission::check_order(plan, tenant, &order.kind, order.priority)?;
     let mut input = if order.input.is_null() { json!({}) } else { order.input };
     let submit = Submit { tenant: &tenant.id, plan: &tenant.plan, catalog: &*state.catalog, library: &*state.library };
     spec.validate(&mut input, submit).await?;
-    spec.apply_plan(&mut input, &tenant.plan);
+    spec.apply_plan(&mut input, plan);
     let queue = order.queue.unwrap_or_else(|| spec.default_queue().to_owned());
     if !QUEUES.contains(&queue.as_str()) {
         return Err(ApiError::new(INVALID_QUEUE, format!("queue must be one of {}", QUEUES.join(", "))));
     }
-    if !(-1000..=1000).contains(&order.priority) {
-        return Err(ApiError::new(INVALID_PRIORITY, "priority must be between -1000 and 1000"));
-    }
+    let class = spec.quota_class(&input);
     let mut job = NewJob::new(tenant.id.clone(), order.kind, input);
     job.queue = queue;
     job.priority = order.priority;
@@ -106,7 +109,11 @@ pub(crate) async fn submit(state: &AppState, tenant: &Tenant, order: Order) -> R
     job.artifact_ttl = spec.lifetimes().artifacts;
     job.idempotency_key = order.idempotency_key;
     job.correlation_id = order.correlation_id;
-    Ok(state.engine.enqueue(job).await?)
+    job.admission = Admission {
+        max_active: plan.max_active_jobs.get().map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
+        daily: plan.daily_limit(class.name).map(|limit| DailyQuota { class: class.name.to_owned(), limit }),
+    };
+    state.engine.enqueue(job).await.map_err(|e| admission::refusal(state, plan, tenant, class, e))
 }
 
 fn header_text(headers: &HeaderMap, name: &str) -> Result<Option<String>, ApiError> {

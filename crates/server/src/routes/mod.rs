@@ -8,6 +8,7 @@ pub mod health;
 pub mod jobs;
 pub mod photos;
 pub mod uploads;
+pub mod usage;
 
 use axum::Router;
 
@@ -22,6 +23,7 @@ pub fn router(state: AppState) -> Router {
         .merge(uploads::routes(upload_limit, json_limit))
         .merge(jobs::routes(json_limit))
         .merge(events::routes())
+        .merge(usage::routes())
         .merge(blobs::routes())
         .merge(photos::routes())
         .merge(albums::routes().layer(axum::extract::DefaultBodyLimit::max(json_limit)))

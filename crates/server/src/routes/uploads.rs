@@ -91,7 +91,7 @@ pub async fn create(
     req: Request,
 ) -> Result<Response, ApiError> {
     let ingest = req.uri().query().is_some_and(|q| q.split('&').any(|kv| kv == "ingest=true" || kv == "ingest=1"));
-    let max = state.config.max_upload_bytes;
+    let max = state.upload_limit(&tenant);
     let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|n| n > max) {
         return Err(ApiError::new(PAYLOAD_TOO_LARGE, format!("uploads are limited to {max} bytes")));
@@ -277,7 +277,7 @@ async fn store<S>(
 where
     S: Stream<Item = std::io::Result<Bytes>> + Send + 'static,
 {
-    let got = receive(state, &tenant.id, body, &content_type, state.config.max_upload_bytes).await?;
+    let got = receive(state, &tenant.id, body, &content_type, state.upload_limit(tenant)).await?;
     if let Some(existing) = state.catalog.find_upload_by_sha256(&tenant.id, &got.sha256).await? {
         state.blobs.delete(&got.tmp).await?;
         return Ok((existing, true));

@@ -68,7 +68,7 @@ pub async fn presign(
     body: Result<Json<PresignRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Json(mut req) = body?;
-    req.check(state.config.max_upload_bytes)?;
+    req.check(state.upload_limit(&tenant))?;
     if let Some(photo) = state.library.find_by_sha256(&tenant.id, &req.sha256).await? {
         return Ok(Json(json!({ "duplicate_of": photo.id })).into_response());
     }

@@ -1,0 +1,275 @@
+//! Plans end to end over HTTP (issue 14, first part): daily quotas (exact under 100
+//! concurrent submits, reset at the UTC day on an injected clock, given back on a
+//! server-side failure and not on bad input), the 402 answer a client shows as an
+//! upgrade message, active-job caps, the kinds and priorities a plan allows, the free
+//! plan's watermark, unknown plans, and `GET /v1/usage`.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tintype_codes::{Code, ErrorKind};
+use tintype_db::Clock;
+use tintype_kinds::{JobSpec, Submit, SubmitError};
+use tintype_plans::{Limit, Plans};
+use tintype_queue::{EngineConfig, JobOutput};
+use tintype_test_support::{TestApp, TestOptions, extra_kind};
+use tintype_worker::{JobContext, JobError, JobRunner};
+
+/// 2026-12-02 22:00 UTC: two hours before the quotas' day ends.
+fn evening() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-12-02T22:00:00Z").unwrap().to_utc()
+}
+
+/// The built-in plans with an upgrade link on free.
+fn plans() -> Plans {
+    let mut plans = Plans::default();
+    plans.0.get_mut("free").unwrap().upgrade_url = "https://shop.example/upgrade".into();
+    plans
+}
+
+/// An API on a manual clock, no worker (jobs stay queued unless a test starts one).
+async fn app(plans: Plans, clock: &Clock) -> TestApp {
+    TestApp::spawn_with(TestOptions {
+        worker: false,
+        engine: EngineConfig { clock: clock.clone(), ..EngineConfig::default() },
+        plans,
+        extra: vec![extra_kind(Breaks)],
+        ..TestOptions::default()
+    })
+    .await
+}
+
+async fn print(app: &TestApp, key: &str, upload: &str, single: bool) -> (StatusCode, Value) {
+    let input = if single {
+        json!({ "upload_id": upload, "mode": "single", "size": "8x10" })
+    } else {
+        json!({ "upload_id": upload })
+    };
+    app.submit(key, json!({ "kind": "print", "input": input })).await
+}
+
+async fn cancel(app: &TestApp, key: &str, job: &Value) {
+    let id = job["id"].as_str().unwrap();
+    let res = app.client.delete(app.url(&format!("/v1/jobs/{id}"))).bearer_auth(key).send().await.unwrap();
+    assert!(res.status().is_success(), "{}", res.text().await.unwrap());
+}
+
+async fn usage(app: &TestApp, key: &str) -> Value {
+    let res = app.client.get(app.url("/v1/usage")).bearer_auth(key).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    res.json().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_hundred_concurrent_packs_on_a_fresh_free_key_let_exactly_one_in() {
+    let clock = Clock::manual(evening());
+    let app = app(plans(), &clock).await;
+    let key = app.create_key_on("shop", "free").await;
+    let upload = app.upload(&key, b"\xFF\xD8\xFFnot decoded at submit".to_vec()).await;
+    let submits = (0..100).map(|_| {
+        let (client, url, key, upload) = (app.client.clone(), app.url("/v1/jobs"), key.clone(), upload.clone());
+        tokio::spawn(async move {
+            let res = client
+                .post(url)
+                .bearer_auth(&key)
+                .json(&json!({ "kind": "print", "input": { "upload_id": upload } }))
+                .send()
+                .await
+                .unwrap();
+            let status = res.status();
+            (status, res.json::<Value>().await.unwrap())
+        })
+    });
+    let mut accepted = 0;
+    for s in submits {
+        let (status, body) = s.await.unwrap();
+        match status {
+            StatusCode::ACCEPTED => accepted += 1,
+            StatusCode::PAYMENT_REQUIRED => assert_eq!(body["code"], "free_batch_limit", "{body}"),
+            other => panic!("{other}: {body}"),
+        }
+    }
+    assert_eq!(accepted, 1, "exactly one pack");
+    let filter = tintype_queue::JobFilter { tenant: Some("shop".into()), limit: 500, ..Default::default() };
+    assert_eq!(app.engine.list(&filter).await.unwrap().jobs.len(), 1, "nothing else was enqueued");
+}
+
+#[tokio::test]
+async fn the_402_says_what_is_spent_when_it_resets_and_where_to_upgrade() {
+    let clock = Clock::manual(evening());
+    let app = app(plans(), &clock).await;
+    let key = app.create_key_on("shop", "free").await;
+    let upload = app.upload(&key, b"\xFF\xD8\xFFart".to_vec()).await;
+
+    let (status, pack) = print(&app, &key, &upload, false).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{pack}");
+    assert_eq!(pack["input"]["watermark"], true, "the free plan's outputs are watermarked");
+    cancel(&app, &key, &pack).await; // a cancel by the tenant does not give the quota back
+    let (status, refused) = print(&app, &key, &upload, false).await;
+    assert_eq!(status, StatusCode::PAYMENT_REQUIRED, "{refused}");
+    assert_eq!(refused["code"], "free_batch_limit");
+    assert_eq!(refused["quota"], json!({ "class": "print_pack", "limit": 1, "used": 1, "remaining": 0 }));
+    assert_eq!(refused["resets_at"], "2026-12-03T00:00:00Z");
+    assert_eq!(refused["upgrade_url"], "https://shop.example/upgrade");
+    assert_eq!(refused["plan"], "free");
+    assert!(refused["detail"].as_str().unwrap().contains("1 print pack job a day"), "{refused}");
+
+    // Single sizes count apart: 3 a day (each cancelled to stay under 2 active jobs).
+    for _ in 0..3 {
+        let (status, single) = print(&app, &key, &upload, true).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{single}");
+        cancel(&app, &key, &single).await;
+    }
+    let (status, refused) = print(&app, &key, &upload, true).await;
+    assert_eq!((status, refused["code"].as_str()), (StatusCode::PAYMENT_REQUIRED, Some("free_quick_limit")));
+    let seen = usage(&app, &key).await;
+    assert_eq!(seen["daily"]["print_pack"], json!({ "used": 1, "limit": 1, "remaining": 0 }));
+    assert_eq!(seen["daily"]["print_single"], json!({ "used": 3, "limit": 3, "remaining": 0 }));
+    assert_eq!(seen["daily"]["export"]["limit"], Value::Null, "unlimited");
+
+    // Past midnight UTC (the injected clock, no sleeping) the day starts afresh.
+    clock.advance(Duration::from_secs(2 * 3600 + 1));
+    let (status, body) = print(&app, &key, &upload, false).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let seen = usage(&app, &key).await;
+    assert_eq!((seen["day"].as_str(), &seen["daily"]["print_pack"]["used"]), (Some("2026-12-03"), &json!(1)));
+
+    // A pro key has no daily quota and no watermark.
+    let pro = app.create_key_on("studio", "pro").await;
+    let art = app.upload(&pro, b"\xFF\xD8\xFFart".to_vec()).await;
+    for _ in 0..3 {
+        let (status, body) = print(&app, &pro, &art, false).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        assert_ne!(body["input"]["watermark"], true, "no watermark on pro");
+    }
+}
+
+#[tokio::test]
+async fn active_jobs_kinds_and_priorities_follow_the_plan() {
+    let clock = Clock::manual(evening());
+    let app = app(plans(), &clock).await;
+    let pro = app.create_key_on("studio", "pro").await;
+    let upload = app.upload(&pro, b"\xFF\xD8\xFFart".to_vec()).await;
+    for _ in 0..7 {
+        assert_eq!(print(&app, &pro, &upload, false).await.0, StatusCode::ACCEPTED);
+    }
+    let res = app
+        .client
+        .post(app.url("/v1/jobs"))
+        .bearer_auth(&pro)
+        .json(&json!({ "kind": "print", "input": { "upload_id": upload } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(res.headers()["retry-after"], "2");
+    let body: Value = res.json().await.unwrap();
+    assert_eq!((body["code"].as_str(), &body["limit"]), (Some("too_many_active_jobs"), &json!(7)));
+    assert_eq!(usage(&app, &pro).await["active_jobs"], json!({ "used": 7, "limit": 7 }));
+
+    let free = app.create_key_on("shop", "free").await;
+    for kind in ["sleep", "noop"] {
+        let (status, body) = app.submit(&free, json!({ "kind": kind })).await;
+        assert_eq!((status, body["code"].as_str()), (StatusCode::FORBIDDEN, Some("kind_not_allowed")), "{body}");
+        let (status, _) = app.submit(&pro, json!({ "kind": kind })).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "diagnostic kinds are off for pro too");
+    }
+    let (status, body) = app.submit(&free, json!({ "kind": "breaks", "priority": 5 })).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::FORBIDDEN, Some("priority_not_allowed")), "{body}");
+    let team = app.create_key_on("team", "local").await;
+    let (status, body) = app.submit(&team, json!({ "kind": "sleep", "priority": 1000, "input": { "ms": 1 } })).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "the local plan runs every kind at any priority: {body}");
+    let seen = usage(&app, &free).await;
+    assert_eq!((seen["plan"].as_str(), seen["priority"]["max"].as_i64()), (Some("free"), Some(0)));
+    assert!(!seen["kinds"].as_array().unwrap().contains(&json!("sleep")), "{seen}");
+
+    // A key whose plan the config lacks (plan names are exact).
+    let odd = app.create_key_on("odd", "Free").await;
+    let (status, body) = app.submit(&odd, json!({ "kind": "breaks" })).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::FORBIDDEN, Some("unknown_plan")), "{body}");
+}
+
+/// Fails on its input (`{"bad": true}`: permanent, the input's fault) or as a server
+/// would (a dependency down: transient, every attempt).
+struct Breaks;
+
+const BROKEN_DEPENDENCY: Code = Code::new("broken_dependency", ErrorKind::Unavailable);
+const BAD_PAYLOAD: Code = Code::new("bad_payload", ErrorKind::InvalidInput);
+
+#[async_trait]
+impl JobSpec for Breaks {
+    fn kind(&self) -> &'static str {
+        "breaks"
+    }
+    fn steps(&self) -> &'static [&'static str] {
+        &["breaking"]
+    }
+    async fn validate(&self, _: &mut Value, _: Submit<'_>) -> Result<(), SubmitError> {
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl JobRunner for Breaks {
+    fn kind(&self) -> &'static str {
+        "breaks"
+    }
+    async fn run(&self, ctx: JobContext) -> Result<JobOutput, JobError> {
+        if ctx.job().input["bad"] == true {
+            return Err(JobError::permanent(BAD_PAYLOAD, "the payload is wrong"));
+        }
+        Err(JobError::transient(BROKEN_DEPENDENCY, "the dependency is down"))
+    }
+}
+
+#[tokio::test]
+async fn a_server_side_failure_gives_the_quota_back_and_bad_input_does_not() {
+    let clock = Clock::system();
+    let mut plans = plans();
+    let free = plans.0.get_mut("free").unwrap();
+    free.daily.insert("breaks".into(), Limit::At(2));
+    free.max_active_jobs = Limit::NONE;
+    let mut app = TestApp::spawn_with(TestOptions {
+        worker: false,
+        engine: EngineConfig {
+            clock,
+            retry: tintype_queue::RetryPolicy {
+                base: Duration::from_millis(1),
+                cap: Duration::from_millis(1),
+                jitter: 0.0,
+            },
+            ..EngineConfig::default()
+        },
+        plans,
+        extra: vec![extra_kind(Breaks)],
+        ..TestOptions::default()
+    })
+    .await;
+    app.start_worker();
+    let key = app.create_key_on("shop", "free").await;
+    let used = |v: Value| v["daily"]["breaks"]["used"].as_u64().unwrap();
+
+    let (status, bad) = app.submit(&key, json!({ "kind": "breaks", "input": { "bad": true } })).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{bad}");
+    let done = app.wait_terminal(&key, bad["id"].as_str().unwrap()).await;
+    assert_eq!((done["state"].as_str(), done["error"]["code"].as_str()), (Some("failed"), Some("bad_payload")));
+    assert_eq!(used(usage(&app, &key).await), 1, "bad input keeps its count");
+
+    let (status, broken) = app.submit(&key, json!({ "kind": "breaks" })).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{broken}");
+    assert_eq!(used(usage(&app, &key).await), 2);
+    let done = app.wait_terminal(&key, broken["id"].as_str().unwrap()).await;
+    assert_eq!(
+        (done["state"].as_str(), done["error"]["code"].as_str(), done["attempt"].as_u64()),
+        (Some("failed"), Some("broken_dependency"), Some(3)),
+        "{done}"
+    );
+    assert_eq!(used(usage(&app, &key).await), 1, "the server's failure gave its count back");
+    let (status, body) = app.submit(&key, json!({ "kind": "breaks", "input": { "bad": true } })).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "room again: {body}");
+    let (status, body) = app.submit(&key, json!({ "kind": "breaks" })).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::PAYMENT_REQUIRED, Some("daily_quota_exceeded")), "{body}");
+}
