@@ -18,11 +18,12 @@ use crate::model::{NewApiKey, NewPendingUpload, NewUpload};
 #[macro_export]
 macro_rules! catalog_conformance {
     ($factory:expr) => {
-        $crate::catalog_conformance!(@cases $factory; api_keys, uploads_dedup_per_tenant, pending_uploads_and_deletes);
+        $crate::catalog_conformance!(@cases $factory; api_keys, uploads_dedup_per_tenant, pending_uploads_and_deletes,
+            rate_limits_hold_per_key_and_under_concurrency);
     };
     (@cases $factory:expr; $($case:ident),+) => {
         $(
-            #[::tokio::test]
+            #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $case() {
                 if let Some(fixture) = ($factory)($crate::conformance::clock()).await {
                     $crate::conformance::$case(fixture).await;
@@ -194,4 +195,31 @@ pub async fn pending_uploads_and_deletes(f: Fixture) {
     let (again, created) = c.insert_upload(upload("t1", &sha)).await.unwrap();
     assert!(created);
     assert_ne!(again.id, filed.id);
+}
+
+/// A rate limit lets its burst through, then one per interval by the clock; keys are
+/// apart; concurrent requests of one key get exactly the burst between them.
+pub async fn rate_limits_hold_per_key_and_under_concurrency(f: Fixture) {
+    let rate = tintype_plans::Rate { requests: 3, per_secs: 60 };
+    let mut seen = Vec::new();
+    for _ in 0..4 {
+        seen.push(f.catalog.take_rate("key_a:jobs", rate).await.unwrap());
+    }
+    assert_eq!(seen.iter().map(|d| d.allowed).collect::<Vec<_>>(), [true, true, true, false]);
+    assert_eq!((seen[2].remaining, seen[3].retry_after_secs), (0, 20));
+    assert!(f.catalog.take_rate("key_b:jobs", rate).await.unwrap().allowed, "another key has its own");
+    assert!(f.catalog.take_rate("key_a:uploads", rate).await.unwrap().allowed, "another class too");
+    f.advance(Duration::from_secs(20));
+    assert!(f.catalog.take_rate("key_a:jobs", rate).await.unwrap().allowed, "one back after 20 s");
+    assert!(!f.catalog.take_rate("key_a:jobs", rate).await.unwrap().allowed);
+
+    let tries = (0..24).map(|_| {
+        let catalog = f.catalog.clone();
+        tokio::spawn(async move { catalog.take_rate("key_c:jobs", rate).await.unwrap().allowed })
+    });
+    let mut allowed = 0;
+    for t in tries {
+        allowed += usize::from(t.await.unwrap());
+    }
+    assert_eq!(allowed, 3, "exactly the burst");
 }

@@ -1,5 +1,5 @@
-//! The catalog: tenants' API keys (stored as hashes) and their uploads (content-addressed
-//! per tenant). A component in the pattern every table set follows (ARCHITECTURE.md,
+//! The catalog: tenants' API keys (stored as hashes), their uploads (content-addressed
+//! per tenant) and the keys' rate-limit state. A component in the pattern every table set follows (ARCHITECTURE.md,
 //! "Adding a table"): the model ([`model`]), a repo trait ([`Catalog`]), one driver per
 //! backend ([`sqlite`], [`postgres`]) over the shared [`tintype_db::Db`], its migrations
 //! ([`MIGRATIONS`]) and one conformance suite ([`conformance`]) that both drivers pass.
@@ -17,6 +17,7 @@ use async_trait::async_trait;
 use tintype_db::{Clock, Component, Db, DbError, Step};
 
 pub use model::{ApiKey, NewApiKey, NewPendingUpload, NewUpload, PendingUpload, Upload};
+use tintype_plans::{Rate, RateDecision};
 
 tintype_codes::codes! {
     /// No such upload for this tenant (another tenant's is not found either).
@@ -36,6 +37,7 @@ pub static MIGRATIONS: Component = Component {
             name: "pending uploads",
             sql: include_str!("../migrations/sqlite/0002_pending_uploads.sql"),
         },
+        Step { version: 3, name: "rate limits", sql: include_str!("../migrations/sqlite/0003_rate_limits.sql") },
     ],
     postgres: &[
         Step { version: 1, name: "keys and uploads", sql: include_str!("../migrations/postgres/0001_init.sql") },
@@ -44,6 +46,7 @@ pub static MIGRATIONS: Component = Component {
             name: "pending uploads",
             sql: include_str!("../migrations/postgres/0002_pending_uploads.sql"),
         },
+        Step { version: 3, name: "rate limits", sql: include_str!("../migrations/postgres/0003_rate_limits.sql") },
     ],
     // Release 0.1's first migration created these tables.
     legacy: &[(1, 1)],
@@ -86,6 +89,11 @@ pub trait Catalog: Send + Sync + 'static {
         before: chrono::DateTime<chrono::Utc>,
         limit: u32,
     ) -> Result<Vec<PendingUpload>>;
+
+    /// One request of a rate-limited `key` (an API key and route class) now, by the
+    /// catalog's clock: the decision, with the key's state updated when it was let
+    /// through. Atomic across processes (a transaction on the key's row).
+    async fn take_rate(&self, key: &str, rate: Rate) -> Result<RateDecision>;
 }
 
 /// The catalog on an open database (migrations applied by the caller).

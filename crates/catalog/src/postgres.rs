@@ -7,6 +7,7 @@ use tintype_db::{Clock, DbError, PgDb};
 
 use crate::model::{ApiKey, NewApiKey, NewPendingUpload, NewUpload, PendingUpload, Upload};
 use crate::{Catalog, Result, rows as row, sql};
+use tintype_plans::{Rate, RateDecision};
 
 /// The PostgreSQL driver.
 #[derive(Debug, Clone)]
@@ -54,6 +55,19 @@ impl Catalog for PgCatalog {
 
     async fn has_api_keys(&self) -> Result<bool> {
         Ok(sqlx::query_scalar(sql::ANY_KEY).fetch_one(self.db.pool()).await?)
+    }
+
+    async fn take_rate(&self, key: &str, rate: Rate) -> Result<RateDecision> {
+        let mut tx = self.db.pool().begin().await?;
+        // The row exists before it is locked, so two first requests cannot both miss it.
+        sqlx::query(sql::RATE_SEED).bind(key).execute(&mut *tx).await?;
+        let tat: i64 = sqlx::query_scalar(sql::RATE_TAT_LOCKED).bind(key).fetch_one(&mut *tx).await?;
+        let decision = rate.decide(Some(tat), ms(self.clock.now()));
+        if decision.allowed {
+            sqlx::query(sql::RATE_SET).bind(key).bind(decision.tat_ms).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(decision)
     }
 
     async fn insert_upload(&self, upload: NewUpload) -> Result<(Upload, bool)> {

@@ -49,3 +49,13 @@ pub(crate) fn key_id() -> String {
 pub(crate) fn upload_id() -> String {
     format!("upl_{}", uuid::Uuid::now_v7().simple())
 }
+
+/// A rate-limited key's theoretical arrival time.
+pub(crate) const RATE_TAT: &str = "SELECT tat FROM rate_limits WHERE key = $1";
+/// The same, the row locked until the transaction ends (PostgreSQL).
+pub(crate) const RATE_TAT_LOCKED: &str = "SELECT tat FROM rate_limits WHERE key = $1 FOR UPDATE";
+/// A key's row, if it has none yet (a TAT of 0 limits nothing).
+pub(crate) const RATE_SEED: &str = "INSERT INTO rate_limits (key, tat) VALUES ($1, 0) ON CONFLICT (key) DO NOTHING";
+/// Stores a key's new TAT.
+pub(crate) const RATE_SET: &str =
+    "INSERT INTO rate_limits (key, tat) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET tat = excluded.tat";

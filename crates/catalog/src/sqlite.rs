@@ -8,6 +8,7 @@ use tintype_db::{Clock, SqliteDb};
 
 use crate::model::{ApiKey, NewApiKey, NewPendingUpload, NewUpload, PendingUpload, Upload};
 use crate::{Catalog, Result, rows as row, sql};
+use tintype_plans::{Rate, RateDecision};
 
 /// The SQLite driver.
 #[derive(Debug, Clone)]
@@ -59,6 +60,19 @@ impl Catalog for SqliteCatalog {
 
     async fn has_api_keys(&self) -> Result<bool> {
         Ok(sqlx::query_scalar(sql::ANY_KEY).fetch_one(self.db.reader()).await?)
+    }
+
+    async fn take_rate(&self, key: &str, rate: Rate) -> Result<RateDecision> {
+        let mut conn = self.db.writer().await?;
+        // IMMEDIATE: processes sharing the file take the key's row in turn.
+        let mut tx = sqlx::Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE").await?;
+        let tat: Option<i64> = sqlx::query_scalar(sql::RATE_TAT).bind(key).fetch_optional(&mut *tx).await?;
+        let decision = rate.decide(tat, ms(self.clock.now()));
+        if decision.allowed {
+            sqlx::query(sql::RATE_SET).bind(key).bind(decision.tat_ms).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(decision)
     }
 
     async fn insert_upload(&self, upload: NewUpload) -> Result<(Upload, bool)> {

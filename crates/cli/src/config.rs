@@ -131,6 +131,8 @@ pub(crate) struct LimitsSection {
     pub(crate) download_ttl_secs: u64,
     /// Lifetime of job artifacts, seconds.
     pub(crate) artifact_ttl_secs: u64,
+    /// Jobs waiting in one queue before job creation answers 503 (0: no limit).
+    pub(crate) max_queued_jobs: u64,
 }
 
 /// `[http]`.
@@ -179,6 +181,7 @@ impl Default for Config {
                 max_attempts: server.max_attempts,
                 download_ttl_secs: server.download_ttl.as_secs(),
                 artifact_ttl_secs: engine.artifact_ttl.as_secs(),
+                max_queued_jobs: server.max_queued_jobs.unwrap_or(0),
             },
             http: HttpSection {
                 header_timeout_secs: server.connections.header_timeout.as_secs_f64(),

@@ -144,6 +144,7 @@ pub(crate) fn server_config(config: &Config) -> ServerConfig {
         max_json_bytes: config.limits.max_json_bytes,
         download_ttl: Duration::from_secs(config.limits.download_ttl_secs),
         max_attempts: config.limits.max_attempts,
+        max_queued_jobs: Some(config.limits.max_queued_jobs).filter(|n| *n > 0),
     }
 }
 

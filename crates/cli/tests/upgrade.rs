@@ -95,7 +95,8 @@ async fn sqlite_database_from_release_0_1_upgrades_in_place() {
     })
     .await
     .unwrap();
-    let expected = [("catalog", 1), ("catalog", 2), ("library", 1), ("queue", 1), ("queue", 2), ("queue", 3)];
+    let expected =
+        [("catalog", 1), ("catalog", 2), ("catalog", 3), ("library", 1), ("queue", 1), ("queue", 2), ("queue", 3)];
     assert_eq!(tracked, expected.map(|(c, v)| (c.to_owned(), v)));
     check_upgraded(&db, &url).await;
 }
@@ -126,6 +127,7 @@ async fn postgres_database_from_release_0_1_upgrades_in_place() {
     let expected = [
         ("catalog", 1),
         ("catalog", 2),
+        ("catalog", 3),
         ("library", 1),
         ("queue", 1),
         ("queue", 2),

@@ -33,6 +33,9 @@ tintype_codes::codes! {
     PRIORITY_NOT_ALLOWED = ("priority_not_allowed", Forbidden);
     /// A daily quota of a class without a code of its own is used up.
     DAILY_QUOTA_EXCEEDED = ("daily_quota_exceeded", Quota);
+    /// Too many requests of a route class for the key's rate limit (`Retry-After` says
+    /// when to come back).
+    RATE_LIMITED = ("rate_limited", RateLimited);
 }
 
 /// The plan of the keyless loopback mode and of `tintype run`.

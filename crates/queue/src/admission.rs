@@ -36,6 +36,10 @@ pub(crate) const GIVE_BACK: &str = "UPDATE quota_usage SET used = used - 1
 /// Marks job `$1` as given back (run after [`GIVE_BACK`], in its transaction).
 pub(crate) const FORGET: &str = "UPDATE jobs SET quota_class = NULL, quota_day = NULL WHERE id = $1";
 
+/// Queued jobs of queue `$1`, at most `$2` of them counted (the claim index serves it).
+pub(crate) const DEPTH: &str =
+    "SELECT count(*) FROM (SELECT 1 FROM jobs WHERE state = 'queued' AND queue = $1 LIMIT $2) AS waiting";
+
 /// A tenant's counts on one day.
 pub(crate) const USED: &str = "SELECT class, used FROM quota_usage WHERE tenant = $1 AND day = $2";
 

@@ -39,6 +39,10 @@ pub trait Engine: Send + Sync + 'static {
     /// A tenant's active jobs and its daily quota counts today (the engine's clock).
     async fn usage(&self, tenant: &str) -> Result<TenantUsage>;
 
+    /// Jobs waiting in `queue` (scheduled and retrying included), counted up to `cap`:
+    /// back-pressure asks whether the queue is full without walking all of it.
+    async fn queue_depth(&self, queue: &str, cap: u64) -> Result<u64>;
+
     /// Leases up to `limit` claimable jobs (state queued, `run_at` due) from `queues`,
     /// highest priority first, then oldest `run_at`, then id. Each claim increments the
     /// attempt, mints a fresh lease token and sets the lease expiry to now + `lease`.

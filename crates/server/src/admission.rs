@@ -1,12 +1,18 @@
-//! What a tenant's plan lets through before a job is queued: the plan itself (a key's
-//! plan must be configured), the kind, the priority, and the refusals of the engine's
-//! atomic checks (active-job cap, daily quota) as the answers clients act on: a 402 with
-//! the counts, the reset time and the upgrade link, a 429 with `Retry-After`.
+//! What a tenant's plan lets through: the plan itself (a key's plan must be
+//! configured), the rate limits of route classes (a layer on those routes, counted in the
+//! catalog so that they hold across api processes), the kind, the priority, and the
+//! refusals of the engine's atomic checks (active-job cap, daily quota) as the answers
+//! clients act on: a 402 with the counts, the reset time and the upgrade link, a 429 with
+//! `Retry-After`.
 
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::HeaderName;
 use axum::http::header::RETRY_AFTER;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use tintype_kinds::QuotaClass;
-use tintype_plans::{KIND_NOT_ALLOWED, PRIORITY_NOT_ALLOWED, Plan, UNKNOWN_PLAN};
+use tintype_plans::{KIND_NOT_ALLOWED, PRIORITY_NOT_ALLOWED, Plan, RATE_LIMITED, RouteClass, UNKNOWN_PLAN};
 use tintype_queue::QueueError;
 
 use crate::{ApiError, AppState, Tenant};
@@ -56,4 +62,65 @@ pub(crate) fn refusal(state: &AppState, plan: &Plan, tenant: &Tenant, class: Quo
         }
         other => other.into(),
     }
+}
+
+/// `RateLimit`.
+static RATE_LIMIT: HeaderName = HeaderName::from_static("ratelimit");
+/// `RateLimit-Policy`.
+static RATE_LIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
+
+/// The layer of job-creating routes (`POST /v1/jobs`, retries).
+pub(crate) async fn limit_jobs(state: State<AppState>, req: Request, next: Next) -> Response {
+    limit(state, RouteClass::Jobs, req, next).await
+}
+
+/// The layer of upload routes.
+pub(crate) async fn limit_uploads(state: State<AppState>, req: Request, next: Next) -> Response {
+    limit(state, RouteClass::Uploads, req, next).await
+}
+
+/// Counts the request against the key's plan's limit for `class`: over it, 429 with
+/// `Retry-After` and the IETF `RateLimit` / `RateLimit-Policy` headers; within it, the
+/// same headers on the handler's answer. Requests that do not authenticate go on to the
+/// handler, which refuses them; the tenant found is kept for the handler.
+async fn limit(State(state): State<AppState>, class: RouteClass, req: Request, next: Next) -> Response {
+    let (mut parts, body) = req.into_parts();
+    let tenant = match Tenant::from_request_parts(&mut parts, &state).await {
+        Ok(tenant) => tenant,
+        Err(_) => return next.run(Request::from_parts(parts, body)).await,
+    };
+    parts.extensions.insert(tenant.clone());
+    let req = Request::from_parts(parts, body);
+    let Some(rate) = state.plans.get(&tenant.plan).and_then(|p| p.rate_limit(class)) else {
+        return next.run(req).await;
+    };
+    let key = format!("{}:{}", tenant.key_id.as_deref().unwrap_or(&tenant.id), class.name());
+    let decision = match state.catalog.take_rate(&key, rate).await {
+        Ok(d) => d,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let policy = rate.policy_header(class);
+    if !decision.allowed {
+        let detail = format!(
+            "the {} plan allows {} {} requests per {} s; retry in {} s",
+            tenant.plan,
+            rate.requests,
+            class.name(),
+            rate.per_secs,
+            decision.retry_after_secs
+        );
+        return ApiError::new(RATE_LIMITED, detail)
+            .with("retry_after", json!(decision.retry_after_secs))
+            .header(RETRY_AFTER, decision.retry_after_secs)
+            .header(RATE_LIMIT.clone(), decision.header(class))
+            .header(RATE_LIMIT_POLICY.clone(), policy)
+            .into_response();
+    }
+    let mut res = next.run(req).await;
+    for (name, value) in [(&RATE_LIMIT, decision.header(class)), (&RATE_LIMIT_POLICY, policy)] {
+        if let Ok(v) = axum::http::HeaderValue::from_str(&value) {
+            res.headers_mut().insert(name.clone(), v);
+        }
+    }
+    res
 }

@@ -21,6 +21,8 @@ pub struct Tenant {
     pub id: String,
     /// Plan name.
     pub plan: String,
+    /// The API key's id (`None` in open mode): what rate limits count by.
+    pub key_id: Option<String>,
 }
 
 /// Hex SHA-256 of an API key, as stored.
@@ -37,10 +39,14 @@ impl FromRequestParts<AppState> for Tenant {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        // A layer before the handler (rate limits) may have looked the key up already.
+        if let Some(tenant) = parts.extensions.get::<Tenant>() {
+            return Ok(tenant.clone());
+        }
         let unauthorized = |code, detail: &str| ApiError::new(code, detail);
         let Some(value) = parts.headers.get(AUTHORIZATION) else {
             if state.config.allow_open && !state.catalog.has_api_keys().await? {
-                return Ok(Tenant { id: OPEN_TENANT.into(), plan: tintype_plans::LOCAL.into() });
+                return Ok(Tenant { id: OPEN_TENANT.into(), plan: tintype_plans::LOCAL.into(), key_id: None });
             }
             return Err(unauthorized(MISSING_API_KEY, "send Authorization: Bearer <api key>"));
         };
@@ -52,7 +58,7 @@ impl FromRequestParts<AppState> for Tenant {
             .filter(|k| !k.is_empty())
             .ok_or_else(|| unauthorized(INVALID_API_KEY, "malformed Authorization header"))?;
         match state.catalog.find_api_key(&hash_key(key)).await? {
-            Some(k) => Ok(Tenant { id: k.tenant, plan: k.plan }),
+            Some(k) => Ok(Tenant { id: k.tenant, plan: k.plan, key_id: Some(k.id) }),
             None => Err(unauthorized(INVALID_API_KEY, "unknown or revoked API key")),
         }
     }

@@ -71,6 +71,9 @@ tintype_codes::codes! {
     HOST_NOT_ALLOWED = ("host_not_allowed", Misdirected);
     /// An open (keyless) server refuses requests from pages of other origins.
     CROSS_ORIGIN = ("cross_origin", Forbidden);
+    /// The queue holds `limits.max_queued_jobs` waiting jobs: come back after
+    /// `Retry-After` (2 s); nothing was enqueued.
+    QUEUE_FULL = ("queue_full", Unavailable);
     /// `/readyz`: a part (engine, blobs) does not answer; `checks` says which.
     NOT_READY = ("not_ready", Unavailable);
 }

@@ -60,6 +60,8 @@ pub struct ServerConfig {
     pub download_ttl: Duration,
     /// Attempts allowed per job.
     pub max_attempts: i32,
+    /// Jobs waiting in one queue before job creation answers 503 `queue_full`.
+    pub max_queued_jobs: Option<u64>,
 }
 
 impl Default for ServerConfig {
@@ -74,6 +76,7 @@ impl Default for ServerConfig {
             max_json_bytes: 1024 * 1024,
             download_ttl: Duration::from_secs(30 * 60),
             max_attempts: 3,
+            max_queued_jobs: Some(10_000),
         }
     }
 }

@@ -83,16 +83,19 @@ async fn a_hundred_concurrent_packs_on_a_fresh_free_key_let_exactly_one_in() {
             (status, res.json::<Value>().await.unwrap())
         })
     });
-    let mut accepted = 0;
+    let (mut accepted, mut over_quota, mut rate_limited) = (0, 0, 0);
     for s in submits {
         let (status, body) = s.await.unwrap();
         match status {
             StatusCode::ACCEPTED => accepted += 1,
-            StatusCode::PAYMENT_REQUIRED => assert_eq!(body["code"], "free_batch_limit", "{body}"),
+            StatusCode::PAYMENT_REQUIRED if body["code"] == "free_batch_limit" => over_quota += 1,
+            StatusCode::TOO_MANY_REQUESTS if body["code"] == "rate_limited" => rate_limited += 1,
             other => panic!("{other}: {body}"),
         }
     }
     assert_eq!(accepted, 1, "exactly one pack");
+    // The free plan's 30 job creations per 10 minutes: the other 70 never reach the quota.
+    assert_eq!((over_quota, rate_limited), (29, 70));
     let filter = tintype_queue::JobFilter { tenant: Some("shop".into()), limit: 500, ..Default::default() };
     assert_eq!(app.engine.list(&filter).await.unwrap().jobs.len(), 1, "nothing else was enqueued");
 }
@@ -272,4 +275,87 @@ async fn a_server_side_failure_gives_the_quota_back_and_bad_input_does_not() {
     assert_eq!(status, StatusCode::ACCEPTED, "room again: {body}");
     let (status, body) = app.submit(&key, json!({ "kind": "breaks" })).await;
     assert_eq!((status, body["code"].as_str()), (StatusCode::PAYMENT_REQUIRED, Some("daily_quota_exceeded")), "{body}");
+}
+
+#[tokio::test]
+async fn rate_limits_answer_429_with_the_ietf_headers_and_refill_by_the_clock() {
+    let clock = Clock::manual(evening());
+    let mut plans = plans();
+    let free = plans.0.get_mut("free").unwrap();
+    free.rate.insert("jobs".into(), tintype_plans::Rate { requests: 3, per_secs: 60 });
+    free.max_active_jobs = Limit::NONE;
+    let app = app(plans, &clock).await;
+    let key = app.create_key_on("shop", "free").await;
+    let other = app.create_key_on("shop", "free").await;
+    let submit =
+        |key: &str| app.client.post(app.url("/v1/jobs")).bearer_auth(key).json(&json!({ "kind": "breaks" })).send();
+    for left in [2, 1, 0] {
+        let res = submit(&key).await.unwrap();
+        assert_eq!(res.status(), StatusCode::ACCEPTED);
+        assert_eq!(res.headers()["ratelimit-policy"], "\"jobs\";q=3;w=60");
+        assert_eq!(res.headers()["ratelimit"], format!("\"jobs\";r={left};t={}", 20 * (3 - left)).as_str());
+    }
+    let res = submit(&key).await.unwrap();
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(res.headers()["retry-after"], "20");
+    assert_eq!(res.headers()["ratelimit"], "\"jobs\";r=0;t=60");
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
+    let body: Value = res.json().await.unwrap();
+    assert_eq!((body["code"].as_str(), body["retry_after"].as_u64()), (Some("rate_limited"), Some(20)));
+    let jobs = |key: String| {
+        let (client, url) = (app.client.clone(), app.url("/v1/jobs"));
+        async move { client.get(url).bearer_auth(key).send().await.unwrap() }
+    };
+    for _ in 0..10 {
+        assert_eq!(jobs(key.clone()).await.status(), StatusCode::OK, "reads are not limited");
+    }
+    assert_eq!(submit(&other).await.unwrap().status(), StatusCode::ACCEPTED, "each key has its own limit");
+    clock.advance(Duration::from_secs(20));
+    assert_eq!(submit(&key).await.unwrap().status(), StatusCode::ACCEPTED, "one back after 20 s");
+    assert_eq!(submit(&key).await.unwrap().status(), StatusCode::TOO_MANY_REQUESTS);
+    let filter = tintype_queue::JobFilter { tenant: Some("shop".into()), limit: 100, ..Default::default() };
+    assert_eq!(app.engine.list(&filter).await.unwrap().jobs.len(), 5, "refused requests enqueued nothing");
+
+    // Uploads have their own class: the free plan's 10 per 10 minutes.
+    for i in 0..10 {
+        let res = app.client.post(app.url("/v1/uploads")).bearer_auth(&key).body(vec![i as u8; 10]).send().await;
+        assert!(res.unwrap().status().is_success(), "upload {i}");
+    }
+    let res = app.client.post(app.url("/v1/uploads")).bearer_auth(&key).body(vec![99u8; 10]).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(res.headers()["retry-after"], "60");
+}
+
+#[tokio::test]
+async fn a_full_queue_answers_503_retry_after_2_and_enqueues_nothing() {
+    let clock = Clock::manual(evening());
+    let app = TestApp::spawn_with(TestOptions {
+        worker: false,
+        engine: EngineConfig { clock: clock.clone(), ..EngineConfig::default() },
+        server: tintype_server::ServerConfig { max_queued_jobs: Some(3), ..Default::default() },
+        extra: vec![extra_kind(Breaks)],
+        ..TestOptions::default()
+    })
+    .await;
+    let key = app.create_key("shop").await;
+    for _ in 0..3 {
+        assert_eq!(app.submit(&key, json!({ "kind": "breaks" })).await.0, StatusCode::ACCEPTED);
+    }
+    let res = app.client.post(app.url("/v1/jobs")).bearer_auth(&key).json(&json!({ "kind": "breaks" })).send();
+    let res = res.await.unwrap();
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        (res.headers()["retry-after"].to_str().unwrap(), res.headers()["cache-control"].to_str().unwrap()),
+        ("2", "no-store")
+    );
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["code"], "queue_full");
+    assert!(body["detail"].as_str().unwrap().contains("default queue has 3 jobs waiting"), "{body}");
+    let (status, _) = app.submit(&key, json!({ "kind": "breaks", "queue": "low" })).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "another queue has room");
+    let filter = tintype_queue::JobFilter { tenant: Some("shop".into()), limit: 100, ..Default::default() };
+    assert_eq!(app.engine.list(&filter).await.unwrap().jobs.len(), 4);
+    let res = app.client.get(app.url("/v1/jobs")).bearer_auth(&key).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "reads go on while job creation is refused");
 }

@@ -511,13 +511,31 @@ impl Api {
     }
 
     /// Sends a request with the key: `Ok(Ok(body))` on success, `Ok(Err(problem))` for an
-    /// error answer (its problem+json body), `Err` when the server cannot be reached.
+    /// error answer (its problem+json body), `Err` when the server cannot be reached. A
+    /// busy answer (503 or 429 with `Retry-After` of a minute or less: the server
+    /// enqueued nothing) is retried after the time it asks, up to [`BUSY_RETRIES`] times,
+    /// when the request can be sent again (not a streamed body).
     pub(crate) async fn call(&self, req: reqwest::RequestBuilder) -> anyhow::Result<Result<Value, Value>> {
-        let req = match &self.key {
+        let mut req = match &self.key {
             Some(k) => req.bearer_auth(k),
             None => req,
         };
-        let res = req.send().await.context("cannot reach the server")?;
+        let mut retries = 0;
+        let res = loop {
+            let again = req.try_clone();
+            let res = req.send().await.context("cannot reach the server")?;
+            let busy = matches!(res.status().as_u16(), 429 | 503);
+            let wait = res.headers().get("retry-after").and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok());
+            match (busy, wait, again) {
+                (true, Some(secs), Some(next)) if secs <= 60 && retries < BUSY_RETRIES => {
+                    retries += 1;
+                    eprintln!("the server is busy ({}); retrying in {secs} s", res.status());
+                    tokio::time::sleep(std::time::Duration::from_secs(secs)).await;
+                    req = next;
+                }
+                _ => break res,
+            }
+        };
         let status = res.status();
         let mut body: Value = res.json().await.unwrap_or(Value::Null);
         if status.is_success() {
@@ -530,6 +548,9 @@ impl Api {
         Ok(Err(body))
     }
 }
+
+/// How many times [`Api::call`] retries a busy answer.
+const BUSY_RETRIES: u32 = 5;
 
 /// Reads the job's event stream until it closes; returns the last job document.
 async fn follow(api: &Api, url: &str, bar: &Progress) -> anyhow::Result<Value> {

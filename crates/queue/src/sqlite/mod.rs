@@ -117,6 +117,12 @@ impl Engine for SqliteEngine {
         jobs::usage(self, tenant).await
     }
 
+    async fn queue_depth(&self, queue: &str, cap: u64) -> Result<u64> {
+        let cap = i64::try_from(cap).unwrap_or(i64::MAX);
+        let n: i64 = sqlx::query_scalar(crate::admission::DEPTH).bind(queue).bind(cap).fetch_one(self.reader()).await?;
+        Ok(n.max(0) as u64)
+    }
+
     async fn claim_kinds(
         &self,
         worker: &str,

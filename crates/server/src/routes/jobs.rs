@@ -15,6 +15,7 @@ use tintype_queue::{Admission, DailyQuota, Enqueued, JobFilter, JobId, JobState,
 use crate::error::{
     ARTIFACT_NOT_FOUND, ARTIFACTS_EXPIRED, ApiError, INVALID_HEADER, INVALID_IDEMPOTENCY_KEY, INVALID_PRIORITY,
     INVALID_QUERY, INVALID_QUEUE, JOB_FINISHED, JOB_NOT_FINISHED, LINK_FAILED, MULTIPLE_ARTIFACTS, NOT_RETRYABLE,
+    QUEUE_FULL,
 };
 use crate::views::{JobView, base_url, signed_link};
 use crate::{AppState, REQUEST_ID, Tenant, admission};
@@ -33,12 +34,14 @@ pub struct CreateJob {
     priority: Option<i32>,
 }
 
-/// `/v1/jobs…` (but the event stream), JSON bodies up to `limit` bytes.
-pub fn routes(limit: usize) -> Router<AppState> {
+/// `/v1/jobs…` (but the event stream), JSON bodies up to `limit` bytes; creating and
+/// retrying jobs count against the plan's `jobs` rate limit.
+pub fn routes(state: &AppState, limit: usize) -> Router<AppState> {
+    let rate = || axum::middleware::from_fn_with_state(state.clone(), crate::admission::limit_jobs);
     Router::new()
-        .route("/v1/jobs", post(create).get(list).layer(DefaultBodyLimit::max(limit)))
+        .route("/v1/jobs", post(create).route_layer(rate()).get(list).layer(DefaultBodyLimit::max(limit)))
         .route("/v1/jobs/{id}", get(show).delete(cancel))
-        .route("/v1/jobs/{id}/retry", post(retry))
+        .route("/v1/jobs/{id}/retry", post(retry).route_layer(rate()))
         .route("/v1/jobs/{id}/download", get(download))
         .route("/v1/jobs/{id}/download/{artifact}", get(download_artifact))
 }
@@ -100,6 +103,12 @@ pub(crate) async fn submit(state: &AppState, tenant: &Tenant, order: Order) -> R
     let queue = order.queue.unwrap_or_else(|| spec.default_queue().to_owned());
     if !QUEUES.contains(&queue.as_str()) {
         return Err(ApiError::new(INVALID_QUEUE, format!("queue must be one of {}", QUEUES.join(", "))));
+    }
+    if let Some(max) = state.config.max_queued_jobs
+        && state.engine.queue_depth(&queue, max).await? >= max
+    {
+        let detail = format!("the {queue} queue has {max} jobs waiting, its limit; retry in 2 s");
+        return Err(ApiError::busy(QUEUE_FULL, detail).header(header::RETRY_AFTER, 2));
     }
     let class = spec.quota_class(&input);
     let mut job = NewJob::new(tenant.id.clone(), order.kind, input);

@@ -20,8 +20,8 @@ pub fn router(state: AppState) -> Router {
     let json_limit = state.config.max_json_bytes;
     Router::new()
         .merge(health::routes())
-        .merge(uploads::routes(upload_limit, json_limit))
-        .merge(jobs::routes(json_limit))
+        .merge(uploads::routes(&state, upload_limit, json_limit))
+        .merge(jobs::routes(&state, json_limit))
         .merge(events::routes())
         .merge(usage::routes())
         .merge(blobs::routes())

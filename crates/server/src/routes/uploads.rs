@@ -73,11 +73,16 @@ impl UploadView {
     }
 }
 
-/// `/v1/uploads…`, bodies up to `limit` bytes.
-pub fn routes(limit: usize, json_limit: usize) -> Router<AppState> {
+/// `/v1/uploads…`, bodies up to `limit` bytes; uploads count against the plan's
+/// `uploads` rate limit.
+pub fn routes(state: &AppState, limit: usize, json_limit: usize) -> Router<AppState> {
+    let rate = || axum::middleware::from_fn_with_state(state.clone(), crate::admission::limit_uploads);
     Router::new()
-        .route("/v1/uploads", post(create).layer(DefaultBodyLimit::max(limit)))
-        .route("/v1/uploads/presign", post(presign::presign).layer(DefaultBodyLimit::max(json_limit)))
+        .route("/v1/uploads", post(create).route_layer(rate()).layer(DefaultBodyLimit::max(limit)))
+        .route(
+            "/v1/uploads/presign",
+            post(presign::presign).route_layer(rate()).layer(DefaultBodyLimit::max(json_limit)),
+        )
         .route("/v1/uploads/{id}", get(show))
         .route("/v1/uploads/{id}/content", put(presign::put_content).layer(DefaultBodyLimit::max(limit)))
         .route("/v1/uploads/{id}/confirm", post(presign::confirm))
