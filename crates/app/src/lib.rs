@@ -115,6 +115,7 @@ impl Assembly {
             kinds: Arc::new(self.kinds()),
             signer: self.signer.clone(),
             plans: Arc::new(self.plans.clone()),
+            keys: Arc::default(),
             config: Arc::new(ServerConfig { allow_open, ..self.server.clone() }),
         }
     }

@@ -4,13 +4,15 @@
 //! - daily quotas per quota class (a kind, or a mode of one: `print_pack`,
 //!   `print_single`), counted per tenant per UTC day by the engine, atomically with the
 //!   enqueue ([`Plan::daily`]);
-//! - a cap on the tenant's active (queued or running) jobs;
+//! - a cap on the tenant's active (queued or running) jobs, and one on its running jobs
+//!   (enforced at claim: one tenant cannot hold every worker slot);
 //! - rate limits per route class ([`RouteClass`], [`rate`]);
 //! - the kinds it may run, the priorities it may ask for, its largest upload and its
 //!   storage quota, and whether print outputs carry a watermark.
 //!
 //! The built-in plans are SnapToSize's (SPEC §6): `free` (1 print pack and 3 single
-//! sizes a day, 2 active jobs, watermark, rate limits), `pro` (7 active jobs) and `local`
+//! sizes a day, 2 active jobs and 1 running, watermark, rate limits), `pro` (7 active
+//! jobs, 4 running) and `local`
 //! (no limits, every kind: the keyless loopback mode and `tintype run`). A plan written
 //! in the config starts from the built-in plan of its name, key by key; any other name
 //! starts from no limits. Names are exact: `Free` is not `free`, it is unknown.
@@ -94,6 +96,9 @@ impl fmt::Display for Limit {
 pub struct Plan {
     /// Jobs of the tenant queued or running at once (`too_many_active_jobs` beyond).
     pub max_active_jobs: Limit,
+    /// Jobs of the tenant running at once, across every worker: a claim passes over the
+    /// tenant's jobs while it runs this many, so one tenant cannot hold every slot.
+    pub max_running_jobs: Limit,
     /// Jobs per UTC day by quota class (`print_pack`, `print_single`, `export`, ...):
     /// a class not named is unlimited.
     pub daily: BTreeMap<String, Limit>,
@@ -119,6 +124,7 @@ impl Default for Plan {
     fn default() -> Self {
         Plan {
             max_active_jobs: Limit::NONE,
+            max_running_jobs: Limit::NONE,
             daily: BTreeMap::new(),
             rate: BTreeMap::new(),
             watermark: false,
@@ -138,6 +144,7 @@ impl Plan {
         match name {
             FREE => Some(Plan {
                 max_active_jobs: Limit::At(2),
+                max_running_jobs: Limit::At(1),
                 daily: [("print_pack", 1), ("print_single", 3)]
                     .into_iter()
                     .map(|(c, n)| (c.to_owned(), Limit::At(n)))
@@ -151,7 +158,12 @@ impl Plan {
                 priority: [0, 0],
                 ..Plan::default()
             }),
-            PRO => Some(Plan { max_active_jobs: Limit::At(7), priority: [-100, 100], ..Plan::default() }),
+            PRO => Some(Plan {
+                max_active_jobs: Limit::At(7),
+                max_running_jobs: Limit::At(4),
+                priority: [-100, 100],
+                ..Plan::default()
+            }),
             LOCAL => Some(Plan { kinds: vec!["*".into()], ..Plan::default() }),
             _ => None,
         }

@@ -35,6 +35,7 @@ pub static MIGRATIONS: Component = Component {
         Step { version: 1, name: "jobs", sql: include_str!("../migrations/sqlite/0001_init.sql") },
         Step { version: 2, name: "active jobs", sql: include_str!("../migrations/sqlite/0002_active_jobs.sql") },
         Step { version: 3, name: "quotas", sql: include_str!("../migrations/sqlite/0003_quotas.sql") },
+        Step { version: 4, name: "running caps", sql: include_str!("../migrations/sqlite/0004_running_caps.sql") },
     ],
     postgres: &[
         Step { version: 1, name: "jobs", sql: include_str!("../migrations/postgres/0001_init.sql") },
@@ -42,6 +43,7 @@ pub static MIGRATIONS: Component = Component {
         Step { version: 3, name: "active jobs", sql: include_str!("../migrations/postgres/0003_active_jobs.sql") },
         Step { version: 4, name: "claim kinds", sql: include_str!("../migrations/postgres/0004_claim_kinds.sql") },
         Step { version: 5, name: "quotas", sql: include_str!("../migrations/postgres/0005_quotas.sql") },
+        Step { version: 6, name: "running caps", sql: include_str!("../migrations/postgres/0006_running_caps.sql") },
     ],
     // Release 0.1's migrations 1 and 2 (its 1 also made the catalog's tables).
     legacy: &[(1, 1), (2, 2)],

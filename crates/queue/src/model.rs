@@ -233,6 +233,10 @@ pub struct NewJob {
     /// What the enqueue must check atomically with the insert (a plan's caps).
     #[serde(default)]
     pub admission: Admission,
+    /// At most this many of the tenant's jobs running at once: a claim passes over this
+    /// job while its tenant runs that many (fair claims; `None`: no cap).
+    #[serde(default)]
+    pub running_cap: Option<u32>,
 }
 
 /// Rules `enqueue` checks atomically with the insert, so that concurrent submissions
@@ -301,6 +305,7 @@ impl NewJob {
             correlation_id: None,
             artifact_ttl: None,
             admission: Admission::default(),
+            running_cap: None,
         }
     }
 

@@ -1,5 +1,5 @@
 //! Who is calling: the [`Tenant`] extractor turns `Authorization: Bearer <key>` into a
-//! tenant by looking up the key's SHA-256. With no key configured at all and the server
+//! tenant by looking up the key's SHA-256 (through [`crate::keys`]' short-lived cache). With no key configured at all and the server
 //! allowed to run open (loopback only), requests act for the `local` tenant.
 
 use axum::extract::FromRequestParts;
@@ -45,7 +45,7 @@ impl FromRequestParts<AppState> for Tenant {
         }
         let unauthorized = |code, detail: &str| ApiError::new(code, detail);
         let Some(value) = parts.headers.get(AUTHORIZATION) else {
-            if state.config.allow_open && !state.catalog.has_api_keys().await? {
+            if state.config.allow_open && !state.keys.any_key(&*state.catalog).await? {
                 return Ok(Tenant { id: OPEN_TENANT.into(), plan: tintype_plans::LOCAL.into(), key_id: None });
             }
             return Err(unauthorized(MISSING_API_KEY, "send Authorization: Bearer <api key>"));
@@ -57,7 +57,7 @@ impl FromRequestParts<AppState> for Tenant {
             .map(str::trim)
             .filter(|k| !k.is_empty())
             .ok_or_else(|| unauthorized(INVALID_API_KEY, "malformed Authorization header"))?;
-        match state.catalog.find_api_key(&hash_key(key)).await? {
+        match state.keys.find(&*state.catalog, &hash_key(key)).await? {
             Some(k) => Ok(Tenant { id: k.tenant, plan: k.plan, key_id: Some(k.id) }),
             None => Err(unauthorized(INVALID_API_KEY, "unknown or revoked API key")),
         }

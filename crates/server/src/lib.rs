@@ -10,6 +10,7 @@ mod admission;
 pub mod auth;
 pub mod connections;
 pub mod error;
+pub mod keys;
 pub mod layers;
 pub mod routes;
 pub mod views;
@@ -98,6 +99,8 @@ pub struct AppState {
     pub signer: Arc<UrlSigner>,
     /// Every plan of the deployment (what each tenant may do).
     pub plans: Arc<tintype_plans::Plans>,
+    /// Recent API key lookups.
+    pub keys: Arc<keys::KeyCache>,
     /// Settings.
     pub config: Arc<ServerConfig>,
 }

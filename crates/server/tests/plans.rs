@@ -359,3 +359,40 @@ async fn a_full_queue_answers_503_retry_after_2_and_enqueues_nothing() {
     let res = app.client.get(app.url("/v1/jobs")).bearer_auth(&key).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK, "reads go on while job creation is refused");
 }
+
+#[tokio::test]
+async fn one_tenants_backlog_does_not_hold_every_worker_slot() {
+    let mut plans = plans();
+    plans.0.insert(
+        "batch".into(),
+        tintype_plans::Plan { kinds: vec!["*".into()], max_running_jobs: Limit::At(1), ..Default::default() },
+    );
+    let app = TestApp::spawn_with(TestOptions {
+        worker_config: tintype_worker::WorkerConfig { concurrency: 2, ..Default::default() },
+        plans,
+        ..TestOptions::default()
+    })
+    .await;
+    let heavy = app.create_key_on("heavy", "batch").await;
+    let light = app.create_key("light").await;
+    let mut backlog = Vec::new();
+    for _ in 0..3 {
+        let (status, job) = app.submit(&heavy, json!({ "kind": "sleep", "input": { "ms": 1500 } })).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{job}");
+        backlog.push(job["id"].as_str().unwrap().to_owned());
+    }
+    let (status, quick) = app.submit(&light, json!({ "kind": "sleep", "input": { "ms": 10 } })).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{quick}");
+    let done = app.wait_terminal(&light, quick["id"].as_str().unwrap()).await;
+    assert_eq!(done["state"], "succeeded");
+    // The light tenant's job ran in the slot the heavy tenant's cap left free, while the
+    // heavy tenant's first job still ran and its others waited.
+    let states: Vec<String> = {
+        let mut s = Vec::new();
+        for id in &backlog {
+            s.push(app.get_job(&heavy, id).await["state"].as_str().unwrap().to_owned());
+        }
+        s
+    };
+    assert_eq!(states, ["running", "queued", "queued"], "{states:?}");
+}

@@ -188,3 +188,30 @@ pub async fn claim_filters_kinds(f: Fixture) {
     assert_eq!(f.job(&print).await.state, JobState::Queued, "print waits for a worker that runs it");
     assert_eq!(f.claim(&["default"], 10).await.len(), 1, "an unfiltered claim takes it");
 }
+
+/// Fair claims: a claim passes over jobs whose tenant runs as many as its cap (counting
+/// what the claim itself takes), takes the other tenants' instead, and comes back to them
+/// once one of theirs ends; uncapped jobs are claimed in plain order.
+pub async fn claims_respect_running_caps(f: Fixture) {
+    let capped = |tenant: &str, cap| NewJob { running_cap: Some(cap), ..noop(tenant) };
+    let heavy: Vec<_> = [0; 4].iter().map(|_| capped("heavy", 1)).collect();
+    let mut heavy_jobs = Vec::new();
+    for job in heavy {
+        heavy_jobs.push(f.enqueue(job).await);
+    }
+    let light = f.enqueue(capped("light", 2)).await;
+    let open = f.enqueue(noop("open")).await;
+    let got = f.claim(&["default"], 10).await;
+    let ids: Vec<_> = got.iter().map(|c| c.job.id.clone()).collect();
+    assert_eq!(ids, [heavy_jobs[0].id.clone(), light.id.clone(), open.id.clone()], "one of heavy's, then the others");
+    assert!(f.claim(&["default"], 10).await.is_empty(), "heavy is at its cap");
+    f.engine.complete(&got[0].lease, Default::default()).await.unwrap();
+    let next = f.claim(&["default"], 10).await;
+    assert_eq!(next.iter().map(|c| c.job.id.clone()).collect::<Vec<_>>(), [heavy_jobs[1].id.clone()]);
+    // A cap of 2 with one running: one more.
+    let light2 = f.enqueue(capped("light", 2)).await;
+    let light3 = f.enqueue(capped("light", 2)).await;
+    let more = f.claim(&["default"], 10).await;
+    assert_eq!(more.iter().map(|c| c.job.id.clone()).collect::<Vec<_>>(), [light2.id]);
+    assert_eq!(f.job(&light3).await.state, JobState::Queued);
+}

@@ -65,8 +65,8 @@ async fn insert_or_replay(
     let inserted = sqlx::query(
         "INSERT INTO jobs (id, tenant, kind, queue, priority, state, progress, attempt, max_attempts,
             run_at, cancel_requested, idempotency_key, fingerprint, input, correlation_id,
-            artifact_ttl_ms, created_at, updated_at, quota_class, quota_day)
-         VALUES ($1, $2, $3, $4, $5, 'queued', 0, 0, $6, $7, false, $8, $9, $10, $11, $12, $13, $13, $14, $15)
+            artifact_ttl_ms, created_at, updated_at, quota_class, quota_day, running_cap)
+         VALUES ($1, $2, $3, $4, $5, 'queued', 0, 0, $6, $7, false, $8, $9, $10, $11, $12, $13, $13, $14, $15, $16)
          ON CONFLICT (tenant, idempotency_key) DO NOTHING
          RETURNING *",
     )
@@ -85,6 +85,7 @@ async fn insert_or_replay(
     .bind(now)
     .bind(quota_class)
     .bind(quota_day)
+    .bind(new.running_cap.map(i64::from))
     .fetch_optional(&mut *conn)
     .await?;
     if let Some(inserted) = inserted {

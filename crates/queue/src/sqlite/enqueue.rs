@@ -42,11 +42,12 @@ pub(super) struct NewRow {
     /// The daily quota class and day the job is counted against.
     quota_class: Option<String>,
     quota_day: Option<String>,
+    running_cap: Option<u32>,
 }
 
 const INSERT: &str = "INSERT INTO jobs (id, tenant, kind, queue, priority, state, progress,
         attempt, max_attempts, run_at, cancel_requested, idempotency_key, fingerprint, input,
-        correlation_id, artifact_ttl_ms, created_at, updated_at, quota_class, quota_day)
+        correlation_id, artifact_ttl_ms, created_at, updated_at, quota_class, quota_day, running_cap)
     SELECT json_extract(value, '$.id'), json_extract(value, '$.tenant'),
         json_extract(value, '$.kind'), json_extract(value, '$.queue'),
         json_extract(value, '$.priority'), 'queued', 0, 0, json_extract(value, '$.max_attempts'),
@@ -54,7 +55,8 @@ const INSERT: &str = "INSERT INTO jobs (id, tenant, kind, queue, priority, state
         json_extract(value, '$.fingerprint'), json_extract(value, '$.input'),
         json_extract(value, '$.correlation_id'), json_extract(value, '$.artifact_ttl_ms'),
         json_extract(value, '$.created_at'), json_extract(value, '$.created_at'),
-        json_extract(value, '$.quota_class'), json_extract(value, '$.quota_day')
+        json_extract(value, '$.quota_class'), json_extract(value, '$.quota_day'),
+        json_extract(value, '$.running_cap')
     FROM json_each(?1) WHERE true
     ON CONFLICT (tenant, idempotency_key) DO NOTHING
     RETURNING *";
@@ -119,6 +121,7 @@ fn new_row(engine: &SqliteEngine, new: NewJob) -> Result<NewRow> {
     Ok(NewRow {
         quota_class: new.admission.daily.as_ref().map(|q| q.class.clone()),
         quota_day,
+        running_cap: new.running_cap,
         id: JobId::new().0,
         fingerprint: new.fingerprint(),
         input: row::to_json(&new.input)?,

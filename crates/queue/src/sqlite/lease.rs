@@ -23,31 +23,46 @@ const CLAIM_SET: &str = "UPDATE jobs SET state = 'running', attempt = attempt + 
         started_at = ?4, updated_at = ?4, step = NULL, progress = 0, message = NULL
      WHERE id IN ";
 
+/// How many claimable rows a claim of `?5` looks at: the window within which tenants at
+/// their running cap are passed over (fair claims).
+const WINDOW: &str = "?5 + 64";
+
 /// One queue's claimable rows in claim order; the partial index `jobs_claim` serves it
-/// without sorting, stopping after `limit` rows.
+/// without sorting, stopping after the window.
 /// `?6` is a JSON array of the kinds to claim, or NULL for any.
 fn candidates(queue_param: usize) -> String {
     format!(
-        "SELECT id, priority, run_at FROM jobs
+        "SELECT id, tenant, priority, run_at, running_cap FROM jobs
          WHERE state = 'queued' AND queue = ?{queue_param} AND run_at <= ?4
            AND (?6 IS NULL OR kind IN (SELECT value FROM json_each(?6)))
-         ORDER BY priority DESC, run_at, id LIMIT ?5"
+         ORDER BY priority DESC, run_at, id LIMIT {WINDOW}"
     )
 }
 
 /// The claim statement for `queues` queues: one queue is a plain index walk; several are
-/// merged from each queue's best `limit` (each still an index walk) and cut to `limit`.
+/// merged from each queue's best rows (each still an index walk). Within that window
+/// each tenant's rows are ranked, and a row is taken only while the tenant's running
+/// jobs plus its rank stay within its cap (the one writer makes this exact); the first
+/// `limit` rows left are claimed.
 fn claim_sql(queues: usize) -> String {
-    let inner = if queues == 1 {
+    let window = if queues == 1 {
         candidates(7)
     } else {
         let branches: Vec<String> = (0..queues).map(|i| format!("SELECT * FROM ({})", candidates(7 + i))).collect();
-        format!(
-            "SELECT id, priority, run_at FROM ({}) ORDER BY priority DESC, run_at, id LIMIT ?5",
-            branches.join(" UNION ALL ")
-        )
+        format!("SELECT * FROM ({}) ORDER BY priority DESC, run_at, id LIMIT {WINDOW}", branches.join(" UNION ALL "))
     };
-    format!("{CLAIM_SET}(SELECT id FROM ({inner})) RETURNING *")
+    let fair = format!(
+        "SELECT id FROM (
+            SELECT w.id, w.priority, w.run_at, w.running_cap,
+                   COALESCE(b.n, 0) + row_number() OVER (PARTITION BY w.tenant
+                                                         ORDER BY w.priority DESC, w.run_at, w.id) AS nth
+            FROM ({window}) w
+            LEFT JOIN (SELECT tenant, count(*) AS n FROM jobs WHERE state = 'running' GROUP BY tenant) b
+              ON b.tenant = w.tenant AND w.running_cap IS NOT NULL)
+         WHERE running_cap IS NULL OR nth <= running_cap
+         ORDER BY priority DESC, run_at, id LIMIT ?5"
+    );
+    format!("{CLAIM_SET}({fair}) RETURNING *")
 }
 
 pub(super) async fn claim(

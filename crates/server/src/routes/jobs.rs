@@ -118,6 +118,7 @@ pub(crate) async fn submit(state: &AppState, tenant: &Tenant, order: Order) -> R
     job.artifact_ttl = spec.lifetimes().artifacts;
     job.idempotency_key = order.idempotency_key;
     job.correlation_id = order.correlation_id;
+    job.running_cap = plan.max_running_jobs.get().map(|n| u32::try_from(n).unwrap_or(u32::MAX));
     job.admission = Admission {
         max_active: plan.max_active_jobs.get().map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
         daily: plan.daily_limit(class.name).map(|limit| DailyQuota { class: class.name.to_owned(), limit }),
