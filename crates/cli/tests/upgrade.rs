@@ -95,8 +95,16 @@ async fn sqlite_database_from_release_0_1_upgrades_in_place() {
     })
     .await
     .unwrap();
-    let expected =
-        [("catalog", 1), ("catalog", 2), ("catalog", 3), ("library", 1), ("queue", 1), ("queue", 2), ("queue", 3)];
+    let expected = [
+        ("catalog", 1),
+        ("catalog", 2),
+        ("catalog", 3),
+        ("library", 1),
+        ("queue", 1),
+        ("queue", 2),
+        ("queue", 3),
+        ("queue", 4),
+    ];
     assert_eq!(tracked, expected.map(|(c, v)| (c.to_owned(), v)));
     check_upgraded(&db, &url).await;
 }
@@ -134,6 +142,7 @@ async fn postgres_database_from_release_0_1_upgrades_in_place() {
         ("queue", 3),
         ("queue", 4),
         ("queue", 5),
+        ("queue", 6),
     ];
     assert_eq!(tracked, expected.map(|(c, v)| (c.to_owned(), v)));
     check_upgraded(&db, &url).await;
