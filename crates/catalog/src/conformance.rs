@@ -139,6 +139,12 @@ pub async fn uploads_dedup_per_tenant(f: Fixture) {
     assert_eq!(c.get_upload("t2", &first.id).await.unwrap(), None, "tenant-scoped");
     assert_eq!(c.find_upload_by_sha256("t2", &sha).await.unwrap(), Some(other));
     assert_eq!(c.find_upload_by_sha256("t3", &sha).await.unwrap(), None);
+    // What the storage quota counts: the tenant's uploads, each once.
+    assert!(f.catalog.upload_bytes("nobody").await.unwrap() == 0);
+    let before = f.catalog.upload_bytes("t1").await.unwrap();
+    f.catalog.insert_upload(NewUpload { bytes: 7, ..upload("t1", &"e".repeat(64)) }).await.unwrap();
+    f.catalog.insert_upload(NewUpload { bytes: 7, ..upload("t1", &"e".repeat(64)) }).await.unwrap();
+    assert_eq!(f.catalog.upload_bytes("t1").await.unwrap(), before + 7, "a duplicate is not counted twice");
 }
 
 /// A presigned upload is pending until confirmed under its own id; pending rows expire;

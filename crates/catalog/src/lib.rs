@@ -90,6 +90,9 @@ pub trait Catalog: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<PendingUpload>>;
 
+    /// Bytes of the tenant's filed uploads (its originals), for the plan's storage quota.
+    async fn upload_bytes(&self, tenant: &str) -> Result<u64>;
+
     /// One request of a rate-limited `key` (an API key and route class) now, by the
     /// catalog's clock: the decision, with the key's state updated when it was let
     /// through. Atomic across processes (a transaction on the key's row).

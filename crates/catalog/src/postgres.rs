@@ -57,6 +57,11 @@ impl Catalog for PgCatalog {
         Ok(sqlx::query_scalar(sql::ANY_KEY).fetch_one(self.db.pool()).await?)
     }
 
+    async fn upload_bytes(&self, tenant: &str) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar(sql::UPLOAD_BYTES).bind(tenant).fetch_one(self.db.pool()).await?;
+        Ok(n.max(0) as u64)
+    }
+
     async fn take_rate(&self, key: &str, rate: Rate) -> Result<RateDecision> {
         let mut tx = self.db.pool().begin().await?;
         // The row exists before it is locked, so two first requests cannot both miss it.

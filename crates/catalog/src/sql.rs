@@ -59,3 +59,6 @@ pub(crate) const RATE_SEED: &str = "INSERT INTO rate_limits (key, tat) VALUES ($
 /// Stores a key's new TAT.
 pub(crate) const RATE_SET: &str =
     "INSERT INTO rate_limits (key, tat) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET tat = excluded.tat";
+
+/// Bytes of a tenant's uploads (the `(tenant, sha256)` index serves it).
+pub(crate) const UPLOAD_BYTES: &str = "SELECT CAST(COALESCE(sum(bytes), 0) AS BIGINT) FROM uploads WHERE tenant = $1";

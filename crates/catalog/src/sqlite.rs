@@ -62,6 +62,11 @@ impl Catalog for SqliteCatalog {
         Ok(sqlx::query_scalar(sql::ANY_KEY).fetch_one(self.db.reader()).await?)
     }
 
+    async fn upload_bytes(&self, tenant: &str) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar(sql::UPLOAD_BYTES).bind(tenant).fetch_one(self.db.reader()).await?;
+        Ok(n.max(0) as u64)
+    }
+
     async fn take_rate(&self, key: &str, rate: Rate) -> Result<RateDecision> {
         let mut conn = self.db.writer().await?;
         // IMMEDIATE: processes sharing the file take the key's row in turn.

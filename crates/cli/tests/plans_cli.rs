@@ -66,7 +66,7 @@ async fn submit_waits_out_a_full_queue() {
     let input = dir.path().join("beach.jpg");
     std::fs::write(&input, b"\xFF\xD8\xFFbeach").unwrap();
     let errors = dir.path().join("submit.err");
-    let mut submit = tintype(&data)
+    let submit = tintype(&data)
         .args(["submit", "--server", &base, "export"])
         .arg(&input)
         .arg("--out")

@@ -33,6 +33,8 @@ tintype_codes::codes! {
     KIND_NOT_ALLOWED = ("kind_not_allowed", Forbidden);
     /// The plan does not allow this priority.
     PRIORITY_NOT_ALLOWED = ("priority_not_allowed", Forbidden);
+    /// The plan's storage quota (bytes of uploads and kept artifacts) is used up.
+    STORAGE_QUOTA_EXCEEDED = ("storage_quota_exceeded", Quota);
     /// A daily quota of a class without a code of its own is used up.
     DAILY_QUOTA_EXCEEDED = ("daily_quota_exceeded", Quota);
     /// Too many requests of a route class for the key's rate limit (`Retry-After` says

@@ -39,6 +39,10 @@ pub trait Engine: Send + Sync + 'static {
     /// A tenant's active jobs and its daily quota counts today (the engine's clock).
     async fn usage(&self, tenant: &str) -> Result<TenantUsage>;
 
+    /// Bytes of the artifacts the tenant's succeeded jobs keep (until they expire), for
+    /// the plan's storage quota.
+    async fn artifact_bytes(&self, tenant: &str) -> Result<u64>;
+
     /// Jobs waiting in `queue` (scheduled and retrying included), counted up to `cap`:
     /// back-pressure asks whether the queue is full without walking all of it.
     async fn queue_depth(&self, queue: &str, cap: u64) -> Result<u64>;

@@ -124,3 +124,31 @@ async fn limit(State(state): State<AppState>, class: RouteClass, req: Request, n
     }
     res
 }
+
+/// The bytes the tenant keeps: its uploads and its succeeded jobs' artifacts.
+pub(crate) async fn stored_bytes(state: &AppState, tenant: &Tenant) -> Result<u64, ApiError> {
+    let uploads = state.catalog.upload_bytes(&tenant.id).await?;
+    let artifacts = state.engine.artifact_bytes(&tenant.id).await?;
+    Ok(uploads.saturating_add(artifacts))
+}
+
+/// Refuses `incoming` more bytes (an upload; 0 for a job, which is refused only once the
+/// quota is full) over the plan's storage quota: 402 `storage_quota_exceeded`.
+pub(crate) async fn check_storage(state: &AppState, tenant: &Tenant, incoming: u64) -> Result<(), ApiError> {
+    let plan = plan_of(state, tenant)?;
+    let Some(limit) = plan.storage_bytes.get() else { return Ok(()) };
+    let used = stored_bytes(state, tenant).await?;
+    let full = if incoming == 0 { used >= limit } else { used.saturating_add(incoming) > limit };
+    if !full {
+        return Ok(());
+    }
+    let detail = format!(
+        "the {} plan keeps {limit} bytes of uploads and results; {used} are used{}",
+        tenant.plan,
+        if incoming > 0 { format!(" and this upload has {incoming}") } else { String::new() }
+    );
+    Err(ApiError::new(tintype_plans::STORAGE_QUOTA_EXCEEDED, detail)
+        .with("storage", json!({ "limit": limit, "used": used }))
+        .with("plan", json!(tenant.plan))
+        .with("upgrade_url", json!((!plan.upgrade_url.is_empty()).then_some(&plan.upgrade_url))))
+}

@@ -396,3 +396,36 @@ async fn one_tenants_backlog_does_not_hold_every_worker_slot() {
     };
     assert_eq!(states, ["running", "queued", "queued"], "{states:?}");
 }
+
+#[tokio::test]
+async fn the_storage_quota_counts_uploads_and_kept_artifacts() {
+    let mut plans = plans();
+    plans.0.insert(
+        "tiny".into(),
+        tintype_plans::Plan { kinds: vec!["*".into()], storage_bytes: Limit::At(1000), ..Default::default() },
+    );
+    let app = TestApp::spawn_with(TestOptions { plans, ..TestOptions::default() }).await;
+    let key = app.create_key_on("shop", "tiny").await;
+    let upload = |bytes: Vec<u8>| app.client.post(app.url("/v1/uploads")).bearer_auth(&key).body(bytes).send();
+    assert_eq!(upload(vec![1; 600]).await.unwrap().status(), StatusCode::CREATED);
+    let res = upload(vec![2; 600]).await.unwrap();
+    assert_eq!(res.status(), StatusCode::PAYMENT_REQUIRED);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["code"], "storage_quota_exceeded");
+    assert_eq!(body["storage"], json!({ "limit": 1000, "used": 600 }));
+    assert_eq!(upload(vec![1; 600]).await.unwrap().status(), StatusCode::OK, "a duplicate adds nothing");
+    assert!(app.blobs_under("t/shop/").await.len() == 1, "the refused upload left nothing behind");
+
+    // A job's artifacts count too, once it has succeeded; when the quota is reached, no
+    // more jobs.
+    let (status, job) = app.submit(&key, json!({ "kind": "sleep", "input": { "ms": 1, "artifact": true } })).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{job}");
+    let done = app.wait_terminal(&key, job["id"].as_str().unwrap()).await;
+    let artifact = done["outputs"][0]["bytes"].as_u64().unwrap();
+    let seen = usage(&app, &key).await;
+    assert_eq!(seen["storage_bytes"], json!({ "used": 600 + artifact, "limit": 1000 }));
+    assert_eq!(upload(vec![3; 400]).await.unwrap().status(), StatusCode::PAYMENT_REQUIRED);
+    assert_eq!(upload(vec![3; 400 - artifact as usize]).await.unwrap().status(), StatusCode::CREATED, "exactly full");
+    let (status, body) = app.submit(&key, json!({ "kind": "sleep", "input": { "ms": 1 } })).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::PAYMENT_REQUIRED, Some("storage_quota_exceeded")));
+}

@@ -215,3 +215,33 @@ pub async fn claims_respect_running_caps(f: Fixture) {
     assert_eq!(more.iter().map(|c| c.job.id.clone()).collect::<Vec<_>>(), [light2.id]);
     assert_eq!(f.job(&light3).await.state, JobState::Queued);
 }
+
+/// The tenant's kept artifact bytes (succeeded jobs only) and a queue's depth, counted up
+/// to a cap.
+pub async fn artifact_bytes_and_queue_depth(f: Fixture) {
+    let artifact = |name: &str, bytes| crate::model::Artifact {
+        name: name.into(),
+        key: format!("k/{name}"),
+        bytes,
+        sha256: "0".repeat(64),
+        content_type: "application/zip".into(),
+    };
+    for _ in 0..3 {
+        f.enqueue(noop("t1")).await;
+    }
+    f.enqueue(noop("t2")).await;
+    assert_eq!(f.engine.queue_depth("default", 100).await.unwrap(), 4);
+    assert_eq!(f.engine.queue_depth("default", 2).await.unwrap(), 2, "counted up to the cap");
+    assert_eq!(f.engine.queue_depth("low", 100).await.unwrap(), 0);
+    let done = f.claim_one("default").await;
+    let output =
+        crate::model::JobOutput { artifacts: vec![artifact("a", 100), artifact("b", 50)], ..Default::default() };
+    f.engine.complete(&done.lease, output).await.unwrap();
+    let failed = f.claim_one("default").await;
+    let failure =
+        JobFailure { code: "x".into(), message: "x".into(), step: None, retryable: false, server_fault: false };
+    f.engine.fail(&failed.lease, failure).await.unwrap();
+    assert_eq!(f.engine.artifact_bytes("t1").await.unwrap(), 150);
+    assert_eq!(f.engine.artifact_bytes("t2").await.unwrap(), 0);
+    assert_eq!(f.engine.queue_depth("default", 100).await.unwrap(), 2);
+}

@@ -62,7 +62,8 @@ macro_rules! engine_conformance {
             artifacts_expire, list_filters_and_pages, events_in_order, admission_caps_active_jobs,
             admission_holds_under_concurrency, counts_by_queue_and_state, claim_filters_kinds,
             daily_quota_counts_per_tenant_class_and_day, daily_quota_holds_under_concurrency,
-            daily_quota_given_back_on_server_faults, claims_respect_running_caps);
+            daily_quota_given_back_on_server_faults, claims_respect_running_caps,
+            artifact_bytes_and_queue_depth);
     };
     (@cases always $factory:expr; $($case:ident),+ $(,)?) => {
         $(

@@ -117,6 +117,17 @@ impl Engine for SqliteEngine {
         jobs::usage(self, tenant).await
     }
 
+    async fn artifact_bytes(&self, tenant: &str) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(sum(json_extract(a.value, '$.bytes')), 0) FROM jobs, json_each(jobs.output, '$.artifacts') a
+             WHERE jobs.tenant = ?1 AND jobs.state = 'succeeded'",
+        )
+        .bind(tenant)
+        .fetch_one(self.reader())
+        .await?;
+        Ok(n.max(0) as u64)
+    }
+
     async fn queue_depth(&self, queue: &str, cap: u64) -> Result<u64> {
         let cap = i64::try_from(cap).unwrap_or(i64::MAX);
         let n: i64 = sqlx::query_scalar(crate::admission::DEPTH).bind(queue).bind(cap).fetch_one(self.reader()).await?;

@@ -96,6 +96,7 @@ pub(crate) async fn submit(state: &AppState, tenant: &Tenant, order: Order) -> R
         return Err(ApiError::new(INVALID_PRIORITY, "priority must be between -1000 and 1000"));
     }
     admission::check_order(plan, tenant, &order.kind, order.priority)?;
+    admission::check_storage(state, tenant, 0).await?;
     let mut input = if order.input.is_null() { json!({}) } else { order.input };
     let submit = Submit { tenant: &tenant.id, plan: &tenant.plan, catalog: &*state.catalog, library: &*state.library };
     spec.validate(&mut input, submit).await?;

@@ -287,6 +287,10 @@ where
         state.blobs.delete(&got.tmp).await?;
         return Ok((existing, true));
     }
+    if let Err(e) = crate::admission::check_storage(state, tenant, got.bytes).await {
+        let _ = state.blobs.delete(&got.tmp).await;
+        return Err(e);
+    }
     let key = layout::upload(&tenant.id, &got.sha256)?;
     if let Err(e) = state.blobs.rename(&got.tmp, &key).await {
         // Nothing may stay behind under the temporary key.

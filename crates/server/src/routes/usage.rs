@@ -47,7 +47,7 @@ pub async fn usage(State(state): State<AppState>, tenant: Tenant) -> Result<Json
         "daily": daily,
         "rate_limits": rate,
         "max_upload_bytes": state.upload_limit(&tenant),
-        "storage_bytes": { "limit": plan.storage_bytes.get() },
+        "storage_bytes": { "used": admission::stored_bytes(&state, &tenant).await?, "limit": plan.storage_bytes.get() },
         "priority": { "min": plan.priority[0], "max": plan.priority[1] },
         "kinds": kinds,
         "watermark": plan.watermark,

@@ -69,6 +69,7 @@ pub async fn presign(
 ) -> Result<Response, ApiError> {
     let Json(mut req) = body?;
     req.check(state.upload_limit(&tenant))?;
+    crate::admission::check_storage(&state, &tenant, req.bytes).await?;
     if let Some(photo) = state.library.find_by_sha256(&tenant.id, &req.sha256).await? {
         return Ok(Json(json!({ "duplicate_of": photo.id })).into_response());
     }
