@@ -102,11 +102,14 @@ impl Sources {
     }
 }
 
-/// A fetch failure as a job error: retried when the fetch says it may pass.
+/// A fetch failure as a job error: retried when the fetch says it may pass. The tenant
+/// chose the URL, so a failure of it is the input's, not the server's (no quota is given
+/// back for it).
 fn fetch_error(e: &FetchError) -> JobError {
-    if e.is_retryable() {
+    let error = if e.is_retryable() {
         JobError::transient(tintype_codes::Coded::code(e), e.to_string())
     } else {
         JobError::permanent(tintype_codes::Coded::code(e), e.to_string())
-    }
+    };
+    error.blame_input()
 }

@@ -40,6 +40,9 @@ pub(crate) const FORGET: &str = "UPDATE jobs SET quota_class = NULL, quota_day =
 pub(crate) const DEPTH: &str =
     "SELECT count(*) FROM (SELECT 1 FROM jobs WHERE state = 'queued' AND queue = $1 LIMIT $2) AS waiting";
 
+/// Records on job `$1` the class `$2` and day `$3` it is now counted against.
+pub(crate) const COUNT_JOB: &str = "UPDATE jobs SET quota_class = $2, quota_day = $3 WHERE id = $1";
+
 /// A tenant's counts on one day.
 pub(crate) const USED: &str = "SELECT class, used FROM quota_usage WHERE tenant = $1 AND day = $2";
 

@@ -14,8 +14,8 @@ use tokio::sync::broadcast;
 
 use crate::error::QueueError;
 use crate::model::{
-    Claimed, Control, Enqueued, Job, JobEvent, JobFailure, JobFilter, JobId, JobOutput, JobPage, Lease, NewJob,
-    Progress, QueueCount, TenantUsage,
+    Admission, Claimed, Control, Enqueued, Job, JobEvent, JobFailure, JobFilter, JobId, JobOutput, JobPage, Lease,
+    NewJob, Progress, QueueCount, TenantUsage,
 };
 
 /// Result of every engine call.
@@ -91,8 +91,12 @@ pub trait Engine: Send + Sync + 'static {
     /// check. Cancelling a cancelled job is a no-op; other terminal states: `InvalidState`.
     async fn cancel(&self, tenant: Option<&str>, id: &JobId) -> Result<Job>;
 
-    /// Re-queues a failed or cancelled job with a fresh set of attempts.
-    async fn retry(&self, tenant: Option<&str>, id: &JobId) -> Result<Job>;
+    /// Re-queues a failed or cancelled job with a fresh set of attempts, under the same
+    /// `admission` as a new job, atomically: the tenant's active jobs are capped, and a
+    /// job not counted against a daily quota (never, or given back after a failure
+    /// through the server's fault) is counted today. A job still counted is not counted
+    /// again.
+    async fn retry(&self, tenant: Option<&str>, id: &JobId, admission: &Admission) -> Result<Job>;
 
     /// One job, if it exists and (when `tenant` is given) belongs to that tenant.
     async fn get(&self, tenant: Option<&str>, id: &JobId) -> Result<Option<Job>>;

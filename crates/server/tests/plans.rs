@@ -275,6 +275,18 @@ async fn a_server_side_failure_gives_the_quota_back_and_bad_input_does_not() {
     assert_eq!(status, StatusCode::ACCEPTED, "room again: {body}");
     let (status, body) = app.submit(&key, json!({ "kind": "breaks" })).await;
     assert_eq!((status, body["code"].as_str()), (StatusCode::PAYMENT_REQUIRED, Some("daily_quota_exceeded")), "{body}");
+    // The job given back cannot come back for free: retrying it is counted like a new
+    // job, and the quota is full now.
+    let id = broken["id"].as_str().unwrap();
+    let res = app.client.post(app.url(&format!("/v1/jobs/{id}/retry"))).bearer_auth(&key).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::PAYMENT_REQUIRED);
+    assert_eq!(res.json::<Value>().await.unwrap()["code"], "daily_quota_exceeded");
+    assert_eq!(app.get_job(&key, id).await["state"], "failed", "a refused retry leaves the job as it was");
+    // A job still counted (failed on its input) is retried without a new count.
+    let id = bad["id"].as_str().unwrap();
+    let res = app.client.post(app.url(&format!("/v1/jobs/{id}/retry"))).bearer_auth(&key).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    assert_eq!(used(usage(&app, &key).await), 2);
 }
 
 #[tokio::test]

@@ -30,23 +30,26 @@ pub struct JobError {
     pub message: String,
     /// Whether another attempt may succeed.
     pub retryable: bool,
+    /// The input is to blame even when another attempt may succeed (a tenant's own URL
+    /// that timed out or answered 503): no daily quota is given back.
+    pub input_fault: bool,
 }
 
 impl JobError {
     /// A failure that will not go away by retrying (bad input, unsupported, too large).
     pub fn permanent(code: Code, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), retryable: false }
+        Self { code, message: message.into(), retryable: false, input_fault: false }
     }
 
     /// A failure that may go away (I/O, timeouts, storage 5xx).
     pub fn transient(code: Code, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), retryable: true }
+        Self { code, message: message.into(), retryable: true, input_fault: false }
     }
 
     /// An error whose code decides: transient kinds (unavailable, rate-limited) retry.
     pub fn from_coded(e: &impl Coded) -> Self {
         let code = e.code();
-        Self { code, message: e.to_string(), retryable: code.kind().is_transient() }
+        Self { code, message: e.to_string(), retryable: code.kind().is_transient(), input_fault: false }
     }
 
     /// The job stopped because its tenant cancelled it.
@@ -59,13 +62,20 @@ impl JobError {
         self.code == CANCELLED
     }
 
+    /// Marks the input as the one to blame (see [`JobError::input_fault`]).
+    pub fn blame_input(mut self) -> Self {
+        self.input_fault = true;
+        self
+    }
+
     /// Whether the server is to blame rather than the input: a failure that might pass
-    /// (a dependency down, a timeout) or a bug. A job failed this way gives its daily
-    /// quota back.
+    /// (a dependency down, a timeout) or a bug, unless the input was blamed. A job failed
+    /// this way gives its daily quota back.
     pub fn is_server_fault(&self) -> bool {
         use tintype_codes::ErrorKind;
-        self.retryable
-            || matches!(self.code.kind(), ErrorKind::Unavailable | ErrorKind::Internal | ErrorKind::RateLimited)
+        !self.input_fault
+            && (self.retryable
+                || matches!(self.code.kind(), ErrorKind::Unavailable | ErrorKind::Internal | ErrorKind::RateLimited))
     }
 }
 
@@ -124,5 +134,14 @@ mod tests {
         assert!(down.by_code().unwrap_err().retryable, "storage errors are transient by kind");
         assert!(JobError::cancelled().is_cancelled());
         assert!(!JobError::permanent(SLEEP_FAILED, "y").is_cancelled());
+    }
+
+    #[test]
+    fn the_server_is_blamed_for_what_may_pass_and_for_bugs_unless_the_input_is() {
+        let bad_input = tintype_codes::Code::new("bad", tintype_codes::ErrorKind::InvalidInput);
+        assert!(!JobError::permanent(bad_input, "x").is_server_fault());
+        assert!(JobError::transient(bad_input, "x").is_server_fault(), "it might have passed");
+        assert!(JobError::permanent(SLEEP_FAILED, "a bug").is_server_fault());
+        assert!(!JobError::transient(bad_input, "the tenant's URL timed out").blame_input().is_server_fault());
     }
 }

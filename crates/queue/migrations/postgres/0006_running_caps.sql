@@ -3,9 +3,12 @@
 -- a job whose tenant already runs that many, counting the rows it claims at once: within
 -- a window of the best `limit + 64` claimable rows (the `jobs_claim` index walk),
 -- each tenant's rows are ranked, and a row is taken only while the tenant's running jobs
--- plus its rank stay within the cap. Only the rows taken are locked (`SKIP LOCKED`), so
--- claimers running at the same instant may together pass a cap by the rows they took
--- at once; one claimer never does.
+-- plus its rank stay within the cap. The window's rows are locked as they are read
+-- (`FOR UPDATE SKIP LOCKED`, so claimers running at the same instant walk past each
+-- other's windows instead of choosing the same rows); those not taken are released at
+-- the end of the statement's transaction. Claimers at the same instant may together
+-- pass a cap by the rows they took at once (each counts running jobs before the others
+-- commit); one claimer never does.
 
 ALTER TABLE jobs ADD COLUMN running_cap INTEGER;
 
@@ -27,7 +30,8 @@ BEGIN
         WHERE state = 'queued' AND queue = ANY(p_queues) AND run_at <= p_now
           AND (p_kinds IS NULL OR kind = ANY(p_kinds))
         ORDER BY priority DESC, run_at, id
-        LIMIT p_limit + 64),
+        LIMIT p_limit + 64
+        FOR UPDATE SKIP LOCKED),
     busy AS (
         SELECT tenant, count(*) AS n FROM jobs
         WHERE state = 'running'
@@ -43,10 +47,7 @@ BEGIN
         WHERE r.running_cap IS NULL OR r.nth <= r.running_cap
         ORDER BY r.priority DESC, r.run_at, r.id
         LIMIT p_limit),
-    next AS (
-        SELECT j.id FROM jobs j
-        WHERE j.id IN (SELECT f.id FROM fair f) AND j.state = 'queued'
-        FOR UPDATE SKIP LOCKED)
+    next AS (SELECT f.id FROM fair f)
     UPDATE jobs SET state = 'running', attempt = jobs.attempt + 1,
         lease_token = p_nonce || ':' || jobs.id, lease_owner = p_owner,
         lease_expires_at = p_expires_at, started_at = p_now, updated_at = p_now,

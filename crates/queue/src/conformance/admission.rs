@@ -90,11 +90,25 @@ pub async fn daily_quota_given_back_on_server_faults(f: Fixture) {
     assert_eq!(claimed.job.id, broke.id);
     f.engine.fail(&claimed.lease, failure(true)).await.unwrap();
     assert_eq!(used(&f).await, 1, "the server's fault gives it back");
-    // Retried and failed the same way again: it was given back already, nothing more.
-    f.engine.retry(Some("t1"), &broke.id).await.unwrap();
+    // Retried under the quota: counted again (it had been given back), and failing the
+    // same way gives it back again, once.
+    let rules = Admission { max_active: Some(10), daily: Some(DailyQuota { class: "pack".into(), limit }) };
+    f.engine.retry(Some("t1"), &broke.id, &rules).await.unwrap();
+    assert_eq!(used(&f).await, 2, "a retry of a job given back is counted");
     let again = f.claim_one("default").await;
     f.engine.fail(&again.lease, failure(true)).await.unwrap();
-    assert_eq!(used(&f).await, 1, "given back once only");
+    assert_eq!(used(&f).await, 1, "given back once");
+    // A retry of a job still counted (the input's fault) is not counted again; one over
+    // the quota or the cap is refused and stays failed.
+    f.engine.retry(Some("t1"), &bad_input.job.id, &rules).await.unwrap();
+    assert_eq!(used(&f).await, 1, "still counted: not again");
+    let tight = Admission { max_active: None, daily: Some(DailyQuota { class: "pack".into(), limit: 1 }) };
+    assert!(matches!(f.engine.retry(Some("t1"), &broke.id, &tight).await, Err(QueueError::QuotaExceeded { .. })));
+    let capped = Admission { max_active: Some(1), daily: None };
+    assert!(matches!(f.engine.retry(Some("t1"), &broke.id, &capped).await, Err(QueueError::TooManyActive { .. })));
+    assert_eq!(f.job(&broke).await.state, JobState::Failed);
+    let bad_input = f.claim_one("default").await;
+    f.engine.complete(&bad_input.lease, Default::default()).await.unwrap();
 
     // A worker that dies: rescued for another attempt keeps the count, on its last
     // attempt gives it back.

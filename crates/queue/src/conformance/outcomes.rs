@@ -124,22 +124,22 @@ pub async fn retry_failed(f: Fixture) {
     let lease = f.claim_one("default").await.lease;
     f.engine.fail(&lease, failure("io", Some("fetch"), true)).await.unwrap();
     assert_eq!(f.job(&job).await.state, JobState::Failed, "out of attempts");
-    assert!(matches!(f.engine.retry(Some("t2"), &job.id).await, Err(QueueError::NotFound)));
+    assert!(matches!(f.engine.retry(Some("t2"), &job.id, &Default::default()).await, Err(QueueError::NotFound)));
 
     f.advance(Duration::from_secs(60));
-    let retried = f.engine.retry(Some("t1"), &job.id).await.unwrap();
+    let retried = f.engine.retry(Some("t1"), &job.id, &Default::default()).await.unwrap();
     assert_eq!((retried.state, retried.attempt), (JobState::Queued, 0));
     assert_eq!((retried.error, retried.finished_at), (None, None));
     assert!(!retried.cancel_requested);
     assert_eq!(retried.run_at, f.clock().now());
-    invalid_state(f.engine.retry(None, &job.id).await, JobState::Queued);
+    invalid_state(f.engine.retry(None, &job.id, &Default::default()).await, JobState::Queued);
     let claimed = f.claim_one("default").await;
     assert_eq!((claimed.job.id.clone(), claimed.job.attempt), (job.id.clone(), 1));
-    invalid_state(f.engine.retry(None, &job.id).await, JobState::Running);
+    invalid_state(f.engine.retry(None, &job.id, &Default::default()).await, JobState::Running);
 
     let other = f.enqueue(noop("t1")).await;
     f.engine.cancel(None, &other.id).await.unwrap();
-    assert_eq!(f.engine.retry(None, &other.id).await.unwrap().state, JobState::Queued);
+    assert_eq!(f.engine.retry(None, &other.id, &Default::default()).await.unwrap().state, JobState::Queued);
 }
 
 /// Completing stores the output; artifacts come due after the TTL (the job's own, or

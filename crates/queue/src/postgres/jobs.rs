@@ -10,7 +10,7 @@ use crate::admission;
 use crate::engine::Result;
 use crate::error::QueueError;
 use crate::listing;
-use crate::model::{Enqueued, Job, JobFilter, JobId, JobPage, JobState, NewJob, QueueCount, TenantUsage};
+use crate::model::{Admission, Enqueued, Job, JobFilter, JobId, JobPage, JobState, NewJob, QueueCount, TenantUsage};
 use crate::rows as row;
 
 /// One idempotent insert; a request whose row did not come back reused a key: the stored
@@ -161,8 +161,58 @@ pub(super) async fn cancel(engine: &PostgresEngine, tenant: Option<&str>, id: &J
     }
 }
 
-pub(super) async fn retry(engine: &PostgresEngine, tenant: Option<&str>, id: &JobId) -> Result<Job> {
-    let now = ms(engine.config.clock.now());
+pub(super) async fn retry(
+    engine: &PostgresEngine,
+    tenant: Option<&str>,
+    id: &JobId,
+    admission: &Admission,
+) -> Result<Job> {
+    let clock = engine.config.clock.now();
+    let now = ms(clock);
+    let mut tx = engine.pool.begin().await?;
+    let owner: Option<String> =
+        sqlx::query_scalar("SELECT tenant FROM jobs WHERE id = $1 AND ($2::text IS NULL OR tenant = $2)")
+            .bind(id.as_str())
+            .bind(tenant)
+            .fetch_optional(&mut *tx)
+            .await?;
+    if let Some(owner) = owner.filter(|_| !admission.is_empty()) {
+        // The same lock as a capped enqueue: the tenant's admissions happen in turn.
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('tintype_admit'), hashtext($1))")
+            .bind(&owner)
+            .execute(&mut *tx)
+            .await?;
+        let held: Option<Option<String>> = sqlx::query_scalar(
+            "SELECT quota_class FROM jobs WHERE id = $1 AND state IN ('failed', 'cancelled') FOR UPDATE",
+        )
+        .bind(id.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(counted) = held {
+            if let Some(cap) = admission.max_active {
+                let active: i64 = sqlx::query_scalar(admission::ACTIVE).bind(&owner).fetch_one(&mut *tx).await?;
+                admission::check(active, cap)?;
+            }
+            if let (Some(quota), None) = (&admission.daily, counted) {
+                admission::check_quota(quota)?;
+                let day = tintype_plans::quota_day(clock).0;
+                let taken: Option<i64> = sqlx::query_scalar(admission::TAKE)
+                    .bind(&owner)
+                    .bind(&day)
+                    .bind(&quota.class)
+                    .bind(i64::try_from(quota.limit).unwrap_or(i64::MAX))
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                taken.ok_or_else(|| admission::refused(quota))?;
+                sqlx::query(admission::COUNT_JOB)
+                    .bind(id.as_str())
+                    .bind(&quota.class)
+                    .bind(&day)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+    }
     let updated = sqlx::query(
         "UPDATE jobs SET state = 'queued', attempt = 0, cancel_requested = false, error = NULL,
             step = NULL, progress = 0, message = NULL, run_at = $3, finished_at = NULL,
@@ -173,8 +223,9 @@ pub(super) async fn retry(engine: &PostgresEngine, tenant: Option<&str>, id: &Jo
     .bind(id.as_str())
     .bind(tenant)
     .bind(now)
-    .fetch_optional(&engine.pool)
+    .fetch_optional(&mut *tx)
     .await?;
+    tx.commit().await?;
     guarded(&engine.pool, updated, tenant, id).await
 }
 

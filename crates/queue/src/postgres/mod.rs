@@ -35,8 +35,8 @@ use crate::EngineConfig;
 use crate::engine::{Engine, Result};
 use crate::error::QueueError;
 use crate::model::{
-    Claimed, Control, Enqueued, Job, JobEvent, JobFailure, JobFilter, JobId, JobOutput, JobPage, Lease, NewJob,
-    Progress, QueueCount, TenantUsage,
+    Admission, Claimed, Control, Enqueued, Job, JobEvent, JobFailure, JobFilter, JobId, JobOutput, JobPage, Lease,
+    NewJob, Progress, QueueCount, TenantUsage,
 };
 use tintype_db::Clock;
 
@@ -180,8 +180,8 @@ impl Engine for PostgresEngine {
         jobs::cancel(self, tenant, id).await
     }
 
-    async fn retry(&self, tenant: Option<&str>, id: &JobId) -> Result<Job> {
-        jobs::retry(self, tenant, id).await
+    async fn retry(&self, tenant: Option<&str>, id: &JobId, admission: &Admission) -> Result<Job> {
+        jobs::retry(self, tenant, id, admission).await
     }
 
     async fn get(&self, tenant: Option<&str>, id: &JobId) -> Result<Option<Job>> {

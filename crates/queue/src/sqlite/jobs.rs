@@ -11,7 +11,7 @@ use crate::admission;
 use crate::engine::Result;
 use crate::error::QueueError;
 use crate::listing;
-use crate::model::{Job, JobFilter, JobId, JobPage, JobState, QueueCount, TenantUsage};
+use crate::model::{Admission, Job, JobFilter, JobId, JobPage, JobState, QueueCount, TenantUsage};
 use crate::rows::{self as row, COUNTS};
 
 pub(super) async fn cancel(engine: &SqliteEngine, tenant: Option<&str>, id: &JobId) -> Result<Job> {
@@ -45,9 +45,43 @@ pub(super) async fn cancel(engine: &SqliteEngine, tenant: Option<&str>, id: &Job
     }
 }
 
-pub(super) async fn retry(engine: &SqliteEngine, tenant: Option<&str>, id: &JobId) -> Result<Job> {
-    let now = ms(engine.config.clock.now());
+pub(super) async fn retry(
+    engine: &SqliteEngine,
+    tenant: Option<&str>,
+    id: &JobId,
+    admission: &Admission,
+) -> Result<Job> {
+    let clock = engine.config.clock.now();
+    let now = ms(clock);
     let mut conn = engine.writer().await?;
+    let mut tx = sqlx::Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE").await?;
+    let held: Option<(String, Option<String>)> = sqlx::query_as(
+        "SELECT tenant, quota_class FROM jobs
+         WHERE id = ?1 AND (?2 IS NULL OR tenant = ?2) AND state IN ('failed', 'cancelled')",
+    )
+    .bind(id.as_str())
+    .bind(tenant)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some((owner, counted)) = held {
+        if let Some(cap) = admission.max_active {
+            let active: i64 = sqlx::query_scalar(admission::ACTIVE).bind(&owner).fetch_one(&mut *tx).await?;
+            admission::check(active, cap)?;
+        }
+        if let (Some(quota), None) = (&admission.daily, counted) {
+            admission::check_quota(quota)?;
+            let day = tintype_plans::quota_day(clock).0;
+            let taken: Option<i64> = sqlx::query_scalar(admission::TAKE)
+                .bind(&owner)
+                .bind(&day)
+                .bind(&quota.class)
+                .bind(i64::try_from(quota.limit).unwrap_or(i64::MAX))
+                .fetch_optional(&mut *tx)
+                .await?;
+            taken.ok_or_else(|| admission::refused(quota))?;
+            sqlx::query(admission::COUNT_JOB).bind(id.as_str()).bind(&quota.class).bind(&day).execute(&mut *tx).await?;
+        }
+    }
     let updated = sqlx::query(
         "UPDATE jobs SET state = 'queued', attempt = 0, cancel_requested = 0, error = NULL,
             step = NULL, progress = 0, message = NULL, run_at = ?3, finished_at = NULL,
@@ -58,8 +92,9 @@ pub(super) async fn retry(engine: &SqliteEngine, tenant: Option<&str>, id: &JobI
     .bind(id.as_str())
     .bind(tenant)
     .bind(now)
-    .fetch_optional(&mut *conn)
+    .fetch_optional(&mut *tx)
     .await?;
+    tx.commit().await?;
     finish_guarded(engine, &mut conn, updated, tenant, id).await
 }
 

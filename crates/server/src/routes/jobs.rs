@@ -96,7 +96,11 @@ pub(crate) async fn submit(state: &AppState, tenant: &Tenant, order: Order) -> R
         return Err(ApiError::new(INVALID_PRIORITY, "priority must be between -1000 and 1000"));
     }
     admission::check_order(plan, tenant, &order.kind, order.priority)?;
-    admission::check_storage(state, tenant, 0).await?;
+    // Ingest's results are the library's renditions, which the quota does not count: the
+    // upload that filled it may still become a photo.
+    if order.kind != "ingest" {
+        admission::check_storage(state, tenant, 0).await?;
+    }
     let mut input = if order.input.is_null() { json!({}) } else { order.input };
     let submit = Submit { tenant: &tenant.id, plan: &tenant.plan, catalog: &*state.catalog, library: &*state.library };
     spec.validate(&mut input, submit).await?;
@@ -204,18 +208,29 @@ pub async fn cancel(
     Ok((status, Json(JobView::new(&state, &base_url(&state, &headers), &job).await)).into_response())
 }
 
-/// `POST /v1/jobs/{id}/retry`: runs a failed or cancelled job again.
+/// `POST /v1/jobs/{id}/retry`: runs a failed or cancelled job again, held to the plan
+/// like a new job: the active-job cap, and the daily quota when the job is not counted
+/// against it any more (its count was given back after a failure through the server's
+/// fault).
 pub async fn retry(
     State(state): State<AppState>,
     tenant: Tenant,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let job = state.engine.retry(Some(&tenant.id), &JobId(id)).await.map_err(|e| match e {
+    let id = JobId(id);
+    let plan = admission::plan_of(&state, &tenant)?;
+    let found = state.engine.get(Some(&tenant.id), &id).await?.ok_or(QueueError::NotFound)?;
+    let class = state.kinds.get(&found.kind)?.quota_class(&found.input);
+    let rules = Admission {
+        max_active: plan.max_active_jobs.get().map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
+        daily: plan.daily_limit(class.name).map(|limit| DailyQuota { class: class.name.to_owned(), limit }),
+    };
+    let job = state.engine.retry(Some(&tenant.id), &id, &rules).await.map_err(|e| match e {
         QueueError::InvalidState(s) => {
             ApiError::new(NOT_RETRYABLE, format!("only failed or cancelled jobs can be retried; this one is {s}"))
         }
-        other => other.into(),
+        other => admission::refusal(&state, plan, &tenant, class, other),
     })?;
     Ok((StatusCode::ACCEPTED, Json(JobView::new(&state, &base_url(&state, &headers), &job).await)).into_response())
 }

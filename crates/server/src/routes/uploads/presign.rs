@@ -69,7 +69,6 @@ pub async fn presign(
 ) -> Result<Response, ApiError> {
     let Json(mut req) = body?;
     req.check(state.upload_limit(&tenant))?;
-    crate::admission::check_storage(&state, &tenant, req.bytes).await?;
     if let Some(photo) = state.library.find_by_sha256(&tenant.id, &req.sha256).await? {
         return Ok(Json(json!({ "duplicate_of": photo.id })).into_response());
     }
@@ -79,6 +78,9 @@ pub async fn presign(
     {
         return Ok(Json(json!({ "upload_id": upload.id, "uploaded": true })).into_response());
     }
+    // A duplicate adds nothing; new content must fit the storage quota (checked again
+    // when it is filed: several presigns may each fit alone).
+    crate::admission::check_storage(&state, &tenant, req.bytes).await?;
     let expires_at = SystemTime::now() + PRESIGN_TTL;
     let pending = state
         .catalog
@@ -201,6 +203,13 @@ async fn file_pending(state: &AppState, tenant: &Tenant, id: &str) -> Result<Upl
         state.blobs.delete(&key).await?;
         let detail = format!("the stored file hashes to {got}; the presign named {}", pending.sha256);
         return Err(ApiError::new(CHECKSUM_MISMATCH, detail));
+    }
+    if state.catalog.find_upload_by_sha256(&tenant.id, &pending.sha256).await?.is_none()
+        && let Err(e) = crate::admission::check_storage(state, tenant, pending.bytes).await
+    {
+        // No filed upload uses this content's blob: nothing over the quota stays stored.
+        state.blobs.delete(&key).await?;
+        return Err(e);
     }
     let new = NewUpload {
         id: Some(pending.id.clone()),
