@@ -44,6 +44,9 @@ pub struct TestOptions {
     pub blobs: Option<Arc<dyn BlobStore>>,
     /// The plans (default: the built-in ones).
     pub plans: tintype_plans::Plans,
+    /// Run on a scratch schema of the local PostgreSQL instead of a SQLite file (callers
+    /// check `tintype_db::testing::pg_available` first).
+    pub postgres: bool,
 }
 
 impl Default for TestOptions {
@@ -57,6 +60,7 @@ impl Default for TestOptions {
             sections: Sections::default(),
             blobs: None,
             plans: tintype_plans::Plans::default(),
+            postgres: false,
         }
     }
 }
@@ -90,6 +94,8 @@ pub struct TestApp {
     assembly: Assembly,
     shutdown: CancellationToken,
     tasks: JoinSet<std::io::Result<()>>,
+    /// The PostgreSQL schema, when the app runs on one: dropped last, after the pool.
+    _schema: Option<tintype_db::testing::PgScratch>,
 }
 
 impl TestApp {
@@ -102,8 +108,13 @@ impl TestApp {
     /// without the sweeper's loop.
     pub async fn spawn_with(opts: TestOptions) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let url = format!("sqlite://{}", dir.path().join("tintype.db").display());
-        let db = Db::Sqlite(SqliteDb::open(&url).await.expect("open sqlite"));
+        let (db, schema) = if opts.postgres {
+            let scratch = tintype_db::testing::PgScratch::create().await.expect("a PostgreSQL schema");
+            (Db::Postgres(scratch.open(10).await.expect("open postgres")), Some(scratch))
+        } else {
+            let url = format!("sqlite://{}", dir.path().join("tintype.db").display());
+            (Db::Sqlite(SqliteDb::open(&url).await.expect("open sqlite")), None)
+        };
         let backends = Backends::open(db, opts.engine).await.expect("open backends");
         let blobs: Arc<dyn BlobStore> = match opts.blobs {
             Some(blobs) => blobs,
@@ -142,6 +153,7 @@ impl TestApp {
             assembly,
             shutdown,
             tasks,
+            _schema: schema,
         }
     }
 
