@@ -54,14 +54,16 @@ impl SqliteDb {
             .connect()
             .await?;
         // `sqlite::memory:` names one shared-cache database, so readers see the writer's.
+        // Readers connect on first use, after the migrations: a reader that loaded the
+        // schema halfway through them could prepare a `SELECT *` against a stale table
+        // (see `migrate`).
         let reader = SqlitePoolOptions::new()
             .max_connections(READERS)
-            .min_connections(1)
+            .min_connections(0)
             .test_before_acquire(false)
             .idle_timeout(None)
             .max_lifetime(None)
-            .connect_with(base.pragma("query_only", "ON"))
-            .await?;
+            .connect_lazy_with(base.pragma("query_only", "ON"));
         Ok(SqliteDb { writer: Arc::new(Mutex::new(Some(writer))), reader })
     }
 
@@ -96,6 +98,12 @@ impl SqliteDb {
             tx.commit().await?;
         }
         component.migrator(Backend::Sqlite).run(&mut *conn).await?;
+        // sqlx keeps a statement's column list from when it was prepared, and SQLite
+        // re-prepares a statement whose schema changed: a `*` prepared against the schema
+        // before an `ALTER TABLE … ADD COLUMN` then reads one column past that list and
+        // panics the connection's worker (seen once in CI: `row.rs:43`, 30 of 31 columns).
+        // No statement prepared while migrating is kept.
+        conn.clear_cached_statements().await?;
         Ok(())
     }
 
