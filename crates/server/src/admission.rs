@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use tintype_kinds::QuotaClass;
 use tintype_plans::{KIND_NOT_ALLOWED, PRIORITY_NOT_ALLOWED, Plan, RATE_LIMITED, RouteClass, UNKNOWN_PLAN};
-use tintype_queue::QueueError;
+use tintype_queue::{Admission, DailyQuota, QueueError};
 
 use crate::{ApiError, AppState, Tenant};
 
@@ -22,6 +22,15 @@ pub(crate) fn plan_of<'a>(state: &'a AppState, tenant: &Tenant) -> Result<&'a Pl
     state.plans.get(&tenant.plan).ok_or_else(|| {
         ApiError::new(UNKNOWN_PLAN, format!("this key's plan {:?} is not configured on this server", tenant.plan))
     })
+}
+
+/// What the engine checks atomically for a job of `class` under `plan` (a new one or a
+/// retry): the active-job cap and the class's daily quota.
+pub(crate) fn rules(plan: &Plan, class: QuotaClass) -> Admission {
+    Admission {
+        max_active: plan.max_active_jobs.get().map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
+        daily: plan.daily_limit(class.name).map(|limit| DailyQuota { class: class.name.to_owned(), limit }),
+    }
 }
 
 /// Refuses a kind or priority the plan does not allow (403).

@@ -37,15 +37,7 @@ pub(super) async fn enqueue(engine: &PostgresEngine, new: NewJob) -> Result<Enqu
         admission::check(active, cap)?;
     }
     if let (Some(quota), Some(day)) = (&new.admission.daily, &quota_day) {
-        admission::check_quota(quota)?;
-        let taken: Option<i64> = sqlx::query_scalar(admission::TAKE)
-            .bind(&new.tenant)
-            .bind(day)
-            .bind(&quota.class)
-            .bind(i64::try_from(quota.limit).unwrap_or(i64::MAX))
-            .fetch_optional(&mut *tx)
-            .await?;
-        taken.ok_or_else(|| admission::refused(quota))?;
+        take_quota(&mut tx, &new.tenant, quota, day).await?;
     }
     let done = insert_or_replay(engine, &mut tx, &new, quota_day.as_deref()).await?;
     tx.commit().await?;
@@ -122,6 +114,20 @@ pub(super) async fn usage(engine: &PostgresEngine, tenant: &str) -> Result<Tenan
     Ok(TenantUsage { day, active: active.max(0) as u64, daily })
 }
 
+/// Takes one of the tenant's daily `quota` on `day`, or refuses (in the caller's
+/// transaction).
+async fn take_quota(conn: &mut PgConnection, tenant: &str, quota: &crate::model::DailyQuota, day: &str) -> Result<()> {
+    admission::check_quota(quota)?;
+    let taken: Option<i64> = sqlx::query_scalar(admission::TAKE)
+        .bind(tenant)
+        .bind(day)
+        .bind(&quota.class)
+        .bind(i64::try_from(quota.limit).unwrap_or(i64::MAX))
+        .fetch_optional(&mut *conn)
+        .await?;
+    taken.map(drop).ok_or_else(|| admission::refused(quota))
+}
+
 /// Gives back the daily quota job `id` was counted against, once (in the caller's
 /// transaction).
 pub(super) async fn give_back(conn: &mut PgConnection, id: &str) -> Result<()> {
@@ -194,16 +200,8 @@ pub(super) async fn retry(
                 admission::check(active, cap)?;
             }
             if let (Some(quota), None) = (&admission.daily, counted) {
-                admission::check_quota(quota)?;
                 let day = tintype_plans::quota_day(clock).0;
-                let taken: Option<i64> = sqlx::query_scalar(admission::TAKE)
-                    .bind(&owner)
-                    .bind(&day)
-                    .bind(&quota.class)
-                    .bind(i64::try_from(quota.limit).unwrap_or(i64::MAX))
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                taken.ok_or_else(|| admission::refused(quota))?;
+                take_quota(&mut tx, &owner, quota, &day).await?;
                 sqlx::query(admission::COUNT_JOB)
                     .bind(id.as_str())
                     .bind(&quota.class)

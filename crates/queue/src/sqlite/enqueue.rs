@@ -96,15 +96,7 @@ async fn admitted(engine: &SqliteEngine, request: NewRow, rules: &Admission) -> 
         admission::check(active, cap)?;
     }
     if let (Some(quota), Some(day)) = (&rules.daily, &request.quota_day) {
-        admission::check_quota(quota)?;
-        let taken: Option<i64> = sqlx::query_scalar(admission::TAKE)
-            .bind(&request.tenant)
-            .bind(day)
-            .bind(&quota.class)
-            .bind(i64::try_from(quota.limit).unwrap_or(i64::MAX))
-            .fetch_optional(&mut *tx)
-            .await?;
-        taken.ok_or_else(|| admission::refused(quota))?;
+        super::jobs::take_quota(&mut tx, &request.tenant, quota, day).await?;
     }
     let mut inserted = insert(&mut tx, &[&request]).await?;
     tx.commit().await?;

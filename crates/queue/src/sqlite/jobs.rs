@@ -69,16 +69,8 @@ pub(super) async fn retry(
             admission::check(active, cap)?;
         }
         if let (Some(quota), None) = (&admission.daily, counted) {
-            admission::check_quota(quota)?;
             let day = tintype_plans::quota_day(clock).0;
-            let taken: Option<i64> = sqlx::query_scalar(admission::TAKE)
-                .bind(&owner)
-                .bind(&day)
-                .bind(&quota.class)
-                .bind(i64::try_from(quota.limit).unwrap_or(i64::MAX))
-                .fetch_optional(&mut *tx)
-                .await?;
-            taken.ok_or_else(|| admission::refused(quota))?;
+            take_quota(&mut tx, &owner, quota, &day).await?;
             sqlx::query(admission::COUNT_JOB).bind(id.as_str()).bind(&quota.class).bind(&day).execute(&mut *tx).await?;
         }
     }
@@ -212,6 +204,25 @@ pub(super) async fn usage(engine: &SqliteEngine, tenant: &str) -> Result<TenantU
         sqlx::query_as(admission::USED).bind(tenant).bind(&day).fetch_all(engine.reader()).await?;
     let daily = rows.into_iter().map(|(class, used)| (class, used.max(0) as u64)).collect();
     Ok(TenantUsage { day, active: active.max(0) as u64, daily })
+}
+
+/// Takes one of the tenant's daily `quota` on `day`, or refuses (in the caller's
+/// transaction).
+pub(super) async fn take_quota(
+    conn: &mut sqlx::SqliteConnection,
+    tenant: &str,
+    quota: &crate::model::DailyQuota,
+    day: &str,
+) -> Result<()> {
+    admission::check_quota(quota)?;
+    let taken: Option<i64> = sqlx::query_scalar(admission::TAKE)
+        .bind(tenant)
+        .bind(day)
+        .bind(&quota.class)
+        .bind(i64::try_from(quota.limit).unwrap_or(i64::MAX))
+        .fetch_optional(&mut *conn)
+        .await?;
+    taken.map(drop).ok_or_else(|| admission::refused(quota))
 }
 
 /// Gives back the daily quota job `id` was counted against, once (in the caller's

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::json;
-use tintype_queue::{Admission, DailyQuota, Enqueued, JobFilter, JobId, JobState, NewJob, QueueError};
+use tintype_queue::{Enqueued, JobFilter, JobId, JobState, NewJob, QueueError};
 
 use crate::error::{
     ARTIFACT_NOT_FOUND, ARTIFACTS_EXPIRED, ApiError, INVALID_HEADER, INVALID_IDEMPOTENCY_KEY, INVALID_PRIORITY,
@@ -124,10 +124,7 @@ pub(crate) async fn submit(state: &AppState, tenant: &Tenant, order: Order) -> R
     job.idempotency_key = order.idempotency_key;
     job.correlation_id = order.correlation_id;
     job.running_cap = plan.max_running_jobs.get().map(|n| u32::try_from(n).unwrap_or(u32::MAX));
-    job.admission = Admission {
-        max_active: plan.max_active_jobs.get().map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
-        daily: plan.daily_limit(class.name).map(|limit| DailyQuota { class: class.name.to_owned(), limit }),
-    };
+    job.admission = admission::rules(plan, class);
     state.engine.enqueue(job).await.map_err(|e| admission::refusal(state, plan, tenant, class, e))
 }
 
@@ -222,10 +219,7 @@ pub async fn retry(
     let plan = admission::plan_of(&state, &tenant)?;
     let found = state.engine.get(Some(&tenant.id), &id).await?.ok_or(QueueError::NotFound)?;
     let class = state.kinds.get(&found.kind)?.quota_class(&found.input);
-    let rules = Admission {
-        max_active: plan.max_active_jobs.get().map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
-        daily: plan.daily_limit(class.name).map(|limit| DailyQuota { class: class.name.to_owned(), limit }),
-    };
+    let rules = admission::rules(plan, class);
     let job = state.engine.retry(Some(&tenant.id), &id, &rules).await.map_err(|e| match e {
         QueueError::InvalidState(s) => {
             ApiError::new(NOT_RETRYABLE, format!("only failed or cancelled jobs can be retried; this one is {s}"))
